@@ -88,6 +88,7 @@ struct wire {
     struct srv_stream ss[512];
     size_t nss;
     int pad; /* server pads DATA and HEADERS */
+    int upgraded;
     /* client side results */
     size_t cli_closed;
 };
@@ -274,6 +275,7 @@ static void wire_init(struct wire *w, int pad, int upgrade)
     memset(w, 0, sizeof(*w));
     rr_buf_init(&w->log);
     w->pad = pad;
+    w->upgraded = upgrade;
     assert_int_equal(nghttp2_session_callbacks_new(&cb), 0);
     nghttp2_session_callbacks_set_on_stream_close_callback(cb, cli_on_close);
     assert_int_equal(nghttp2_session_client_new(&w->cli, cb, w), 0);
@@ -331,8 +333,34 @@ static void pump(struct wire *w)
     fail_msg("peers never went quiet");
 }
 
+/* With RR_H2_SEED_DIR set, each conversation small enough is written there in the fuzz
+ * target's input format (tests/fuzz/fuzz_h2.c): that is how tests/data/fuzz/h2 was made. */
+static void write_seed(struct wire *w, int upgraded)
+{
+    static int count;
+    const char *dir = getenv("RR_H2_SEED_DIR");
+    char path[512];
+    FILE *f;
+
+    if (!dir || w->log.len > 60000)
+        return;
+    snprintf(path, sizeof(path), "%s/conv-%02d.bin", dir, count++);
+    f = fopen(path, "wb");
+    assert_non_null(f);
+    for (size_t i = 0; i < w->nseg; i++) {
+        uint8_t hd[3] = {(uint8_t)(w->segs[i].dir | (i == 0 && upgraded ? 4 : 0)),
+                         (uint8_t)(w->segs[i].len >> 8), (uint8_t)w->segs[i].len};
+        if (w->segs[i].len > 0xffff)
+            continue;
+        fwrite(hd, 1, 3, f);
+        fwrite(w->log.p + w->segs[i].off, 1, w->segs[i].len, f);
+    }
+    fclose(f);
+}
+
 static void wire_fini(struct wire *w)
 {
+    write_seed(w, w->upgraded);
     nghttp2_session_del(w->cli);
     nghttp2_session_del(w->srv);
     for (size_t i = 0; i < w->nss; i++)
