@@ -251,8 +251,14 @@ static int decode_body(struct rr_h2d *d, const struct rr_view enc, const uint8_t
             ret = d->dec.len <= d->lim.max_body ? 0 : -1;
             goto out;
         }
-        if (rc != Z_OK || (z.avail_in == 0 && z.avail_out != 0))
-            goto out; /* damaged or truncated */
+        if (rc != Z_OK && rc != Z_BUF_ERROR)
+            goto out; /* damaged */
+        if (z.avail_in == 0 && z.avail_out != 0) {
+            /* All input used without a final block: servers that flush with Z_SYNC_FLUSH
+             * and never finish the stream exist, and browsers accept them. */
+            ret = d->dec.len <= d->lim.max_body ? 0 : -1;
+            goto out;
+        }
     }
 out:
     inflateEnd(&z);
