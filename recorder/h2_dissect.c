@@ -78,6 +78,8 @@ struct strm {
     uint16_t interim[RR_MAX_INTERIM];
     uint64_t t_req_start, t_req_end, t_resp_start, t_resp_end;
     int upgraded; /* stream 1 of an h2c upgrade: the request came as HTTP/1.1 */
+    int done;     /* finished, waiting for older streams to be emitted first */
+    uint32_t done_flags;
 };
 
 /* Where the header block being decoded goes. */
@@ -102,6 +104,8 @@ struct rr_h2d {
     struct side side[2];
     struct strm **st; /* open streams, oldest first */
     size_t nst, cap;
+    size_t ndone;      /* finished streams held back so that emission follows request order */
+    size_t done_bytes; /* body bytes they hold */
     int dead;  /* a gap or a protocol error: the rest of the connection is skipped */
     int err;   /* sticky: the sink's abort code */
     struct rr_h2d_stats stats;
@@ -192,12 +196,20 @@ static void strm_free(struct strm *s)
     free(s);
 }
 
-static struct strm *find(struct rr_h2d *d, uint32_t id)
+/* The stream with this id, finished ones too. */
+static struct strm *find_any(struct rr_h2d *d, uint32_t id)
 {
     for (size_t i = d->nst; i-- > 0;)
         if (d->st[i]->id == id)
             return d->st[i];
     return NULL;
+}
+
+/* The open stream with this id: frames after a stream finished change nothing. */
+static struct strm *find(struct rr_h2d *d, uint32_t id)
+{
+    struct strm *s = find_any(d, id);
+    return s && !s->done ? s : NULL;
 }
 
 static void unlink_strm(struct rr_h2d *d, struct strm *s)
@@ -287,6 +299,11 @@ static int emit(struct rr_h2d *d, struct strm *s, uint32_t extra_flags)
     int rc;
 
     unlink_strm(d, s);
+    if (s->done) {
+        d->ndone--;
+        d->done_bytes -= s->req.body.len + s->resp.body.len;
+        extra_flags |= s->done_flags;
+    }
     memset(&x, 0, sizeof(x));
     x.h2_stream = s->id;
     x.version = 20;
@@ -340,6 +357,43 @@ static int emit(struct rr_h2d *d, struct strm *s, uint32_t extra_flags)
     return rc;
 }
 
+/* Exchanges go to the sink in the order their requests started (the order a user sent them,
+ * which flows replay), not the order streams finished. A finished stream waits for older
+ * ones, but only so long: past HOLD_MAX streams or HOLD_BYTES of bodies (a long poll or an
+ * event stream that stays open), the finished ones go out ahead of it. */
+#define HOLD_MAX 64u
+#define HOLD_BYTES (8u << 20)
+
+static int drain(struct rr_h2d *d, int force)
+{
+    int rc;
+    while (d->nst > 0 && d->st[0]->done)
+        if ((rc = emit(d, d->st[0], 0)))
+            return rc;
+    if (!force && d->ndone <= HOLD_MAX && d->done_bytes <= HOLD_BYTES)
+        return RR_OK;
+    for (size_t i = 0; i < d->nst;) {
+        if (d->st[i]->done) {
+            if ((rc = emit(d, d->st[i], 0)))
+                return rc;
+        } else {
+            i++;
+        }
+    }
+    return RR_OK;
+}
+
+static int finished(struct rr_h2d *d, struct strm *s, uint32_t flags)
+{
+    if (!s->done) {
+        s->done = 1;
+        d->ndone++;
+        d->done_bytes += s->req.body.len + s->resp.body.len;
+    }
+    s->done_flags |= flags;
+    return drain(d, 0);
+}
+
 /* Emits every open stream (end of connection, gap, protocol error). */
 static int flush_all(struct rr_h2d *d, uint32_t flags)
 {
@@ -365,6 +419,11 @@ static struct strm *new_strm(struct rr_h2d *d, uint32_t id, int *rc)
 {
     *rc = RR_OK;
     /* Over the cap, the oldest stream gives way: it is emitted as it stands. */
+    if (d->nst >= d->lim.max_pending && d->ndone > 0) {
+        *rc = drain(d, 1);
+        if (*rc)
+            return NULL;
+    }
     if (d->nst >= d->lim.max_pending) {
         d->stats.evicted++;
         *rc = emit(d, d->st[0], RR_XF_INCOMPLETE);
@@ -507,7 +566,7 @@ static int end_block(struct rr_h2d *d, struct side *sd, uint64_t ts)
             s->t_resp_end = ts;
     }
     if (s->resp.ended && s->req.ended)
-        return emit(d, s, 0);
+        return finished(d, s, 0);
     return RR_OK;
 }
 
@@ -528,7 +587,7 @@ static int begin_block(struct rr_h2d *d, enum rr_dir dir, uint32_t id, uint32_t 
     if (promised) {
         /* A pushed response: the promise carries the request the server assumed. */
         sd->hb_stream = promised;
-        if (find(d, promised))
+        if (find_any(d, promised))
             return RR_OK;
         s = new_strm(d, promised, &rc);
         if (!s)
@@ -543,8 +602,8 @@ static int begin_block(struct rr_h2d *d, enum rr_dir dir, uint32_t id, uint32_t 
     s = find(d, id);
     if (dir == RR_DIR_C2S) {
         if (!s) {
-            if (id % 2 == 0)
-                return RR_OK; /* clients open odd streams only */
+            if (id % 2 == 0 || find_any(d, id))
+                return RR_OK; /* clients open odd streams only, and each once */
             s = new_strm(d, id, &rc);
             if (!s)
                 return rc;
@@ -583,7 +642,7 @@ static int on_data(struct rr_h2d *d, enum rr_dir dir, uint32_t id, const uint8_t
         else
             s->t_resp_end = ts;
         if (s->req.ended && s->resp.ended)
-            return emit(d, s, 0);
+            return finished(d, s, 0);
     }
     return RR_OK;
 }
@@ -661,7 +720,7 @@ static int on_frame(struct rr_h2d *d, enum rr_dir dir, const uint8_t *f, uint64_
             s->t_req_end = now;
         if (dir == RR_DIR_S2C && s->status && !s->resp.ended)
             s->t_resp_end = now;
-        return emit(d, s, RR_XF_RESET);
+        return finished(d, s, RR_XF_RESET);
     }
     case F_GOAWAY:
         d->stats.goaways++;

@@ -597,6 +597,10 @@ static void test_features(void **state)
             assert_int_equal(hs.pushes, 1);
             rr_h2d_free(&d);
             assert_int_equal(st.n, 9);
+            /* Emitted in the order the requests started (the push was promised last). */
+            for (int i = 0; i < 8; i++)
+                assert_int_equal(st.g[i].x.h2_stream, (uint32_t)ids[i]);
+            assert_int_equal(st.g[8].x.h2_stream, 2);
 
             struct got *g = by_stream(&st, (uint32_t)ids[0]);
             check_plain(g, "/trailers", 100);
