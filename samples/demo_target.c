@@ -256,27 +256,48 @@ static const char *resp_body(const struct resp *rs, size_t *len)
 static const char *reason(int status)
 {
     switch (status) {
-    case 100: return "Continue";
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 204: return "No Content";
-    case 301: return "Moved Permanently";
-    case 302: return "Found";
-    case 304: return "Not Modified";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 413: return "Payload Too Large";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    default: return "Status";
+    case 100:
+        return "Continue";
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 202:
+        return "Accepted";
+    case 204:
+        return "No Content";
+    case 301:
+        return "Moved Permanently";
+    case 302:
+        return "Found";
+    case 304:
+        return "Not Modified";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 413:
+        return "Payload Too Large";
+    case 429:
+        return "Too Many Requests";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 500:
+        return "Internal Server Error";
+    case 502:
+        return "Bad Gateway";
+    case 503:
+        return "Service Unavailable";
+    case 504:
+        return "Gateway Timeout";
+    default:
+        return "Status";
     }
 }
 
@@ -313,17 +334,17 @@ static const char STYLE_CSS[] = "body { font-family: sans-serif; margin: 2em; }\
 /* A valid 1x1 32-bit ICO: directory, BITMAPINFOHEADER (height doubled for the AND mask),
  * one BGRA pixel and a padded AND-mask row. */
 static const unsigned char FAVICON[] = {
-    0, 0, 1, 0, 1, 0,                                 /* ICONDIR: reserved, type 1, count 1 */
-    1, 1, 0, 0, 1, 0, 32, 0, 48, 0, 0, 0, 22, 0, 0, 0, /* entry: 1x1, 32bpp, 48 bytes at 22 */
-    40, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 1, 0, 32, 0, /* BITMAPINFOHEADER */
-    0, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0,
-    0xb0, 0x5d, 0x2a, 0xff, /* pixel */
-    0, 0, 0, 0,             /* AND mask row */
+    0,  0, 1, 0, 1, 0, /* ICONDIR: reserved, type 1, count 1 */
+    1,  1, 0, 0, 1, 0, 32, 0,    48,   0,    0,    0, 22, 0, 0,  0, /* entry: 1x1, 32bpp, 48 bytes
+                                                                       at 22 */
+    40, 0, 0, 0, 1, 0, 0,  0,    2,    0,    0,    0, 1,  0, 32, 0, /* BITMAPINFOHEADER */
+    0,  0, 0, 0, 8, 0, 0,  0,    0,    0,    0,    0, 0,  0, 0,  0, 0,
+    0,  0, 0, 0, 0, 0, 0,  0xb0, 0x5d, 0x2a, 0xff, /* pixel */
+    0,  0, 0, 0,                                   /* AND mask row */
 };
 
-static const char *ITEM_NAMES[] = {"apple", "banana", "cherry", "date", "elderberry", "fig",
-                                   "grape", "honeydew", "kiwi", "lemon"};
+static const char *ITEM_NAMES[] = {"apple", "banana", "cherry",   "date", "elderberry",
+                                   "fig",   "grape",  "honeydew", "kiwi", "lemon"};
 
 static unsigned char *g_gzip_body;
 static size_t g_gzip_len;
@@ -355,7 +376,7 @@ struct sess {
     char cookie[33];
     int cart[MAX_CART];
     int ncart;
-    struct sess *hnext;        /* hash chain */
+    struct sess *hnext;         /* hash chain */
     struct sess *older, *newer; /* age list, for forgetting the oldest */
 };
 
@@ -533,8 +554,9 @@ static void route_login(const struct req *r, struct resp *rs)
     pthread_mutex_lock(&g_sess_mu);
     sess_create(tok, cookie);
     pthread_mutex_unlock(&g_sess_mu);
-    json_body(rs, 200, json_pack("{s:s,s:s,s:i}", "token", tok, "user", json_string_value(u),
-                                 "expires_in", 3600));
+    json_body(
+        rs, 200,
+        json_pack("{s:s,s:s,s:i}", "token", tok, "user", json_string_value(u), "expires_in", 3600));
     json_decref(j);
     snprintf(hv, sizeof(hv), "session=%s; Path=/; HttpOnly", cookie);
     resp_hdr(rs, "Set-Cookie", hv);
@@ -578,8 +600,9 @@ static void route_items(const struct req *r, const char *path, size_t plen, cons
              page <= (uint64_t)pages && id <= (int)page * PAGE_SIZE && id <= N_ITEMS; id++)
             json_array_append_new(arr, item_json(id));
         json_t *next = page < (uint64_t)pages ? json_integer((json_int_t)page + 1) : json_null();
-        json_body(rs, 200, json_pack("{s:I,s:i,s:i,s:o,s:o}", "page", (json_int_t)page, "pages",
-                                     pages, "total", N_ITEMS, "items", arr, "next", next));
+        json_body(rs, 200,
+                  json_pack("{s:I,s:i,s:i,s:o,s:o}", "page", (json_int_t)page, "pages", pages,
+                            "total", N_ITEMS, "items", arr, "next", next));
         return;
     }
     uint64_t id;
@@ -588,8 +611,9 @@ static void route_items(const struct req *r, const char *path, size_t plen, cons
         return;
     }
     json_t *it = item_json((int)id);
-    json_object_set_new(it, "description", json_sprintf("Fresh %s, item %d of the demo shop.",
-                                                        ITEM_NAMES[(id - 1) % 10], (int)id));
+    json_object_set_new(
+        it, "description",
+        json_sprintf("Fresh %s, item %d of the demo shop.", ITEM_NAMES[(id - 1) % 10], (int)id));
     json_body(rs, 200, it);
 }
 
@@ -677,8 +701,9 @@ static void route_lookup(const struct req *r, struct resp *rs)
         snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(c));
     } else {
         json_decref(j);
-        json_body(rs, 400, json_pack("{s:s,s:s}", "retCode", "100400", "message",
-                                     "expected JSON {\"customer\": \"NNNNNN\"}"));
+        json_body(rs, 400,
+                  json_pack("{s:s,s:s}", "retCode", "100400", "message",
+                            "expected JSON {\"customer\": \"NNNNNN\"}"));
         return;
     }
     json_decref(j);
@@ -686,12 +711,13 @@ static void route_lookup(const struct req *r, struct resp *rs)
     if (parse_num(num, strlen(num), UINT64_MAX / 10, &v) && v >= CUSTOMER_MIN &&
         v <= CUSTOMER_MAX) {
         json_body(rs, 200,
-                  json_pack("{s:s,s:s,s:s++,s:i,s:s}", "retCode", "000000", "customer", num,
-                            "name", "Customer ", num, "", "balance_cents",
-                            (int)((v * 7919) % 100000), "tier", (v % 3 == 0) ? "gold" : "basic"));
+                  json_pack("{s:s,s:s,s:s++,s:i,s:s}", "retCode", "000000", "customer", num, "name",
+                            "Customer ", num, "", "balance_cents", (int)((v * 7919) % 100000),
+                            "tier", (v % 3 == 0) ? "gold" : "basic"));
     } else {
-        json_body(rs, 200, json_pack("{s:s,s:s,s:s}", "retCode", "100404", "customer", num,
-                                     "message", "unknown customer"));
+        json_body(rs, 200,
+                  json_pack("{s:s,s:s,s:s}", "retCode", "100404", "customer", num, "message",
+                            "unknown customer"));
     }
 }
 
@@ -706,7 +732,7 @@ static void route(const struct req *r, struct resp *rs)
     size_t qlen = q ? tl - plen - 1 : 0;
     bool get = method_is(r, "GET") || method_is(r, "HEAD");
 
-#define PATH_IS(s) (plen == sizeof(s) - 1 && memcmp(t, s, plen) == 0)
+#define PATH_IS(s)  (plen == sizeof(s) - 1 && memcmp(t, s, plen) == 0)
 #define PATH_HAS(s) (plen >= sizeof(s) - 1 && memcmp(t, s, sizeof(s) - 1) == 0)
     rs->status = 200;
     if (PATH_IS("/")) {
@@ -868,8 +894,8 @@ static json_t *base64(const unsigned char *p, size_t n)
             v |= (uint32_t)p[i + 1] << 8;
         if (i + 2 < n)
             v |= p[i + 2];
-        char o[4] = {tab[(v >> 18) & 63], tab[(v >> 12) & 63],
-                     i + 1 < n ? tab[(v >> 6) & 63] : '=', i + 2 < n ? tab[v & 63] : '='};
+        char o[4] = {tab[(v >> 18) & 63], tab[(v >> 12) & 63], i + 1 < n ? tab[(v >> 6) & 63] : '=',
+                     i + 2 < n ? tab[v & 63] : '='};
         sb_add(&b, o, 4);
     }
     json_t *s = json_stringn_nocheck(b.p ? b.p : "", b.len);
@@ -894,13 +920,12 @@ static void log_request(const struct req *r)
         json_array_append_new(hs, json_pack("[o,o]", lossy_string(r->hbuf.p + h->no, h->nl),
                                             lossy_string(r->hbuf.p + h->vo, h->vl)));
     }
-    json_t *o = json_pack("{s:f,s:I,s:o,s:o,s:s,s:o,s:o}", "time",
-                          (double)ts.tv_sec + (double)ts.tv_nsec / 1e9, "conn",
-                          (json_int_t)r->conn_id, "method",
-                          lossy_string(r->method.p ? r->method.p : "", r->method.len), "target",
-                          lossy_string(r->target.p ? r->target.p : "", r->target.len), "version",
-                          ver, "headers", hs, "body",
-                          lossy_string(r->body.p ? r->body.p : "", r->body.len));
+    json_t *o =
+        json_pack("{s:f,s:I,s:o,s:o,s:s,s:o,s:o}", "time",
+                  (double)ts.tv_sec + (double)ts.tv_nsec / 1e9, "conn", (json_int_t)r->conn_id,
+                  "method", lossy_string(r->method.p ? r->method.p : "", r->method.len), "target",
+                  lossy_string(r->target.p ? r->target.p : "", r->target.len), "version", ver,
+                  "headers", hs, "body", lossy_string(r->body.p ? r->body.p : "", r->body.len));
     if (r->vmajor == 2)
         json_object_set_new(o, "stream", json_integer(r->stream_id));
     if (!utf8_valid((const unsigned char *)r->body.p, r->body.len))
@@ -928,7 +953,11 @@ static void log_flush(void)
 
 /* ------------------------------------------------------------------ event loop */
 
-enum ev_kind { EV_LISTEN, EV_CONN, EV_WAKE };
+enum ev_kind {
+    EV_LISTEN,
+    EV_CONN,
+    EV_WAKE
+};
 
 struct ev {
     enum ev_kind kind;
@@ -1388,8 +1417,8 @@ static int h2_on_begin_headers(nghttp2_session *s, const nghttp2_frame *f, void 
     return 0;
 }
 
-static int h2_on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *name,
-                        size_t nl, const uint8_t *value, size_t vl, uint8_t flags, void *ud)
+static int h2_on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *name, size_t nl,
+                        const uint8_t *value, size_t vl, uint8_t flags, void *ud)
 {
     struct h2stream *st = nghttp2_session_get_stream_user_data(s, f->hd.stream_id);
     if (!st || f->hd.type != NGHTTP2_HEADERS)
@@ -1872,8 +1901,8 @@ int main(int argc, char **argv)
         l->l2 = (struct listener){.ev.kind = EV_LISTEN, .fd = -1, .h2 = true};
         l->lh.fd = listen_on(&ss, sl, http_port, &got);
         if (l->lh.fd < 0) {
-            fprintf(stderr, "demo_target: cannot listen on %s port %d: %s\n", bind_addr,
-                    http_port, strerror(-l->lh.fd));
+            fprintf(stderr, "demo_target: cannot listen on %s port %d: %s\n", bind_addr, http_port,
+                    strerror(-l->lh.fd));
             return 1;
         }
         http_port = got;
@@ -1914,8 +1943,8 @@ int main(int argc, char **argv)
             return 1;
         }
     }
-    fprintf(stderr, "demo_target: listening on %s http=%d h2c=%d threads=%" PRIu64 "\n",
-            bind_addr, http_port, want_h2 ? h2_port : 0, threads);
+    fprintf(stderr, "demo_target: listening on %s http=%d h2c=%d threads=%" PRIu64 "\n", bind_addr,
+            http_port, want_h2 ? h2_port : 0, threads);
 
     for (uint64_t t = 0; t < threads; t++) {
         if (pthread_create(&loops[t].th, NULL, loop_run, &loops[t]) != 0) {
