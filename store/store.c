@@ -558,6 +558,7 @@ static int open_dbs(struct rr_store *s, char *why, size_t whylen)
             rc = RR_ENOTSTORE;
             goto out;
         }
+        mrc = 0;
         for (int i = 0; i < DB_N && !mrc; i++)
             mrc = mdb_dbi_open(t, db_names[i], MDB_CREATE, &s->dbi[i]);
         char ver[16];
