@@ -185,6 +185,18 @@ def h1_tests(base, port):
     check(re.findall(rb"HTTP/1\.1 (\d+)", out) == [b"200", b"201", b"200", b"200"],
           "pipelined order %r" % re.findall(rb"HTTP/1\.1 (\d+)", out))
     check(out.index(b"delay_ms") < out.index(b"HTTP/1.1 201"), "delayed body first")
+    # a client that half-closes after its request still gets the delayed answer
+    hc = socket.create_connection(("127.0.0.1", port), timeout=5)
+    hc.sendall(b"GET /delay/100 HTTP/1.1\r\nHost: x\r\n\r\nGET /status/202 HTTP/1.1\r\n\r\n")
+    hc.shutdown(socket.SHUT_WR)
+    out = b""
+    while True:
+        x = hc.recv(65536)
+        if not x:
+            break
+        out += x
+    hc.close()
+    check(re.findall(rb"HTTP/1\.1 (\d+)", out) == [b"200", b"202"], "half-close keeps delayed answer")
     # HTTP/1.0: close by default, keep-alive on request, never chunked
     out = raw(port, b"GET /chunked HTTP/1.0\r\n\r\n")
     check(b"Connection: close" in out and b"Transfer-Encoding" not in out and
