@@ -7,7 +7,8 @@ sh tools/deps.sh || exit 2
 rc=0
 run() {   # run BUILD_DIR MESON_ARGS...
     dir=$1; shift
-    if [ ! -d "$dir" ]; then
+    if [ ! -f "$dir/build.ninja" ]; then
+        rm -rf "$dir"
         meson setup "$dir" "$@" >"$dir.setup.log" 2>&1 || { cat "$dir.setup.log"; return 1; }
     fi
     ninja -C "$dir" >"$dir.build.log" 2>&1 || { tail -50 "$dir.build.log"; return 1; }
