@@ -376,6 +376,8 @@ static const char *c_send(struct rp_conn *c, const struct rp_out *o)
     if (!has_header(o->hdrs, "Accept"))
         hl = curl_slist_append(hl, "Accept:");
     hl = curl_slist_append(hl, "Expect:");
+    if (o->body.len && !has_header(o->hdrs, "Content-Type"))
+        hl = curl_slist_append(hl, "Content-Type:"); /* not curl's form default */
     curl_easy_setopt(c->e, CURLOPT_HTTPHEADER, hl);
     curl_easy_setopt(c->e, CURLOPT_URL, o->url);
     curl_easy_setopt(c->e, CURLOPT_NOBODY, 0L);

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #define PCRE2_CODE_UNIT_WIDTH 8
+#include <arpa/inet.h>
 #include <netdb.h>
 #include <pcre2.h>
 #include <sched.h>
@@ -216,6 +217,57 @@ static void raise_nofile(void)
     }
 }
 
+static int worker_setup(struct rr_replay *r, struct rp_worker *w, unsigned idx, size_t share,
+                        size_t total_vus, uint64_t seed)
+{
+    const struct rr_replay_opts *o = &r->o;
+    int rc;
+
+    w->r = r;
+    w->idx = idx;
+    w->rng = seed * 0x9E3779B97F4A7C15ull + idx * 0xBF58476D1CE4E5B9ull + 1;
+    w->real_off_us = rr_now_real_us() - rr_now_mono_us();
+    atomic_init(&w->stop_req, 0);
+    pthread_mutex_init(&w->shard.mu, NULL);
+    rc = rr_loop_new(&w->loop);
+    if (!rc)
+        rc = rr_stats_new(&w->stats);
+    if (!rc)
+        rc = rr_stats_new(&w->shard.stats);
+    if (rc)
+        return rc;
+    w->entries = rr_xcalloc(r->n_steps + 1, sizeof(int));
+    for (size_t k = 0; k < r->n_steps; k++) {
+        w->entries[k] = rr_stats_entry(w->stats, r->all_steps[k]->method, r->all_steps[k]->name);
+        (void)rr_stats_entry(w->shard.stats, r->all_steps[k]->method, r->all_steps[k]->name);
+    }
+    w->n_vus = share;
+    w->vus = rr_xcalloc(share + 1, sizeof(*w->vus));
+    for (size_t k = 0; k < share; k++)
+        rp__vu_init(w, &w->vus[k], (unsigned)(idx + k * r->n_load + 1));
+    w->users_target = (unsigned)share;
+    double rate_share =
+        o->spawn_rate > 0 && total_vus ? o->spawn_rate * (double)share / (double)total_vus : 0;
+    w->spawn_interval_us = rate_share > 0 && !o->single_user ? 1e6 / rate_share : 0;
+    if (o->mode == RR_REPLAY_RATE)
+        w->rate = o->rate / r->n_load;
+    if (r->eng->worker_init)
+        return r->eng->worker_init(w);
+    return 0;
+}
+
+/* Runs a once-per-test worker (the plan's before or after steps) on the caller's thread. */
+static void run_oneshot(struct rr_replay *r, struct rp_worker *w)
+{
+    if (!w)
+        return;
+    pthread_mutex_lock(&r->mu);
+    r->running++;
+    pthread_mutex_unlock(&r->mu);
+    r->start_mono_us = rr_now_mono_us();
+    rp__worker_main(w);
+}
+
 int rr_replay_start(struct rr_replay *r)
 {
     struct rr_replay_opts *o = &r->o;
@@ -241,66 +293,51 @@ int rr_replay_start(struct rr_replay *r)
     }
     if (n > total_vus)
         n = total_vus ? (unsigned)total_vus : 1;
-    r->n_workers = n;
-    r->workers = rr_xcalloc(n, sizeof(*r->workers));
-    uint64_t real_off = rr_now_real_us() - rr_now_mono_us();
+    r->n_load = n;
+    r->n_workers = n + 2;
+    r->workers = rr_xcalloc(n + 2, sizeof(*r->workers));
+    if (r->target.addr.ss_family == AF_INET && total_vus > 10000 &&
+        (ntohl(((struct sockaddr_in *)&r->target.addr)->sin_addr.s_addr) >> 24) == 127)
+        r->spread_src = true;
     for (unsigned i = 0; i < n; i++) {
-        struct rp_worker *w = &r->workers[i];
-        w->r = r;
-        w->idx = i;
-        w->rng = seed * 0x9E3779B97F4A7C15ull + i * 0xBF58476D1CE4E5B9ull + 1;
-        w->real_off_us = real_off;
-        atomic_init(&w->stop_req, 0);
-        pthread_mutex_init(&w->shard.mu, NULL);
-        rc = rr_loop_new(&w->loop);
-        if (!rc)
-            rc = rr_stats_new(&w->stats);
-        if (!rc)
-            rc = rr_stats_new(&w->shard.stats);
-        if (rc)
-            goto fail;
-        w->entries = rr_xcalloc(r->n_steps + 1, sizeof(int));
-        for (size_t k = 0; k < r->n_steps; k++) {
-            w->entries[k] =
-                rr_stats_entry(w->stats, r->all_steps[k]->method, r->all_steps[k]->name);
-            (void)rr_stats_entry(w->shard.stats, r->all_steps[k]->method, r->all_steps[k]->name);
-        }
         size_t share = total_vus / n + (i < total_vus % n ? 1 : 0);
-        w->n_vus = share;
-        w->vus = rr_xcalloc(share + 1, sizeof(*w->vus));
-        for (size_t k = 0; k < share; k++)
-            rp__vu_init(w, &w->vus[k], (unsigned)(i + k * n + 1));
-        w->users_target = (unsigned)share;
-        double rate_share =
-            o->spawn_rate > 0 ? o->spawn_rate * (double)share / (double)total_vus : 0;
-        w->spawn_interval_us = rate_share > 0 && !o->single_user ? 1e6 / rate_share : 0;
-        if (o->mode == RR_REPLAY_RATE)
-            w->rate = o->rate / n;
-        if (r->eng->worker_init) {
-            rc = r->eng->worker_init(w);
-            if (rc)
-                goto fail;
-        }
+        rc = worker_setup(r, &r->workers[i], i, share, total_vus, seed);
+        if (rc)
+            return rc;
     }
-    r->start_mono_us = rr_now_mono_us() + 1000;
+    /* the plan's before and after steps: one user each, once */
+    const struct rp_flow *once[2] = {&r->plan.before, &r->plan.after};
+    for (unsigned k = 0; k < 2; k++) {
+        struct rp_worker *w = &r->workers[n + k];
+        if (!once[k]->n_steps || o->mode == RR_REPLAY_TIMELINE)
+            continue;
+        w->fixed_flow = once[k];
+        rc = worker_setup(r, w, n + k, 1, 1, seed);
+        if (rc)
+            return rc;
+        if (k == 0)
+            r->before_w = w;
+        else
+            r->after_w = w;
+    }
     r->started = true;
     if (r->cb.test_start)
         r->cb.test_start(r->cb.ud);
+    run_oneshot(r, r->before_w);
+    r->start_mono_us = rr_now_mono_us() + 1000;
     pthread_mutex_lock(&r->mu);
     for (unsigned i = 0; i < n; i++) {
         rc = -pthread_create(&r->workers[i].thread, NULL, rp__worker_main, &r->workers[i]);
         if (rc) {
-            r->n_workers = i;
             pthread_mutex_unlock(&r->mu);
             rr_replay_stop(r, 0);
             return rc;
         }
+        r->workers[i].threaded = true;
         r->running++;
     }
     pthread_mutex_unlock(&r->mu);
     return 0;
-fail:
-    return rc;
 }
 
 void rr_replay_stop(struct rr_replay *r, int graceful)
@@ -308,6 +345,8 @@ void rr_replay_stop(struct rr_replay *r, int graceful)
     for (unsigned i = 0; i < r->n_workers; i++) {
         struct rp_worker *w = &r->workers[i];
         int want = graceful ? 1 : 2;
+        if (!w->loop)
+            continue;
         if (atomic_load(&w->stop_req) < want)
             atomic_store(&w->stop_req, want);
         if (w->loop)
@@ -335,7 +374,11 @@ int rr_replay_wait(struct rr_replay *r, uint64_t timeout_us)
     if (!r->ended) {
         r->ended = true;
         for (unsigned i = 0; i < r->n_workers; i++)
-            pthread_join(r->workers[i].thread, NULL);
+            if (r->workers[i].threaded)
+                pthread_join(r->workers[i].thread, NULL);
+        if (r->after_w && atomic_load(&r->after_w->stop_req) == 1)
+            atomic_store(&r->after_w->stop_req, 0); /* a graceful stop still runs after */
+        run_oneshot(r, r->after_w);
         if (r->cb.test_stop)
             r->cb.test_stop(r->cb.ud);
     }

@@ -268,6 +268,8 @@ struct rp_worker {
     struct rp_vu *free_vus;
     size_t rr_pool_next;
     struct rr_timer spawn_timer, stop_timer, publish_timer, hard_timer;
+    const struct rp_flow *fixed_flow; /* the plan's before or after steps, run once */
+    bool threaded;
     int phase; /* 0 running, 1 stopping (graceful), 2 done */
     bool stopped_spawning;
     atomic_int stop_req; /* set by other threads: 1 graceful, 2 immediate */
@@ -288,9 +290,12 @@ struct rr_replay {
     char **allow;
     size_t n_allow;
     char timeout_err[400];
-    size_t n_steps; /* stats entries */
+    bool spread_src; /* loopback target, many users: spread source addresses */
+    size_t n_steps;  /* stats entries */
     struct rp_step **all_steps;
-    unsigned n_workers;
+    unsigned n_workers; /* load workers, then the before and after workers when present */
+    unsigned n_load;
+    struct rp_worker *before_w, *after_w;
     struct rp_worker *workers;
     uint64_t start_mono_us;
     atomic_uint_fast64_t iter_budget; /* iterations started (when o.iterations) */

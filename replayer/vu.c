@@ -252,9 +252,10 @@ static void send_step(struct rp_vu *vu, const struct rp_step *s)
 static bool begin_iteration(struct rp_vu *vu)
 {
     struct rr_replay *r = vu->w->r;
-    if (vu->stopping || atomic_load_explicit(&r->stop_all, memory_order_relaxed))
+    if (vu->stopping ||
+        (!vu->w->fixed_flow && atomic_load_explicit(&r->stop_all, memory_order_relaxed)))
         return false;
-    if (r->o.iterations) {
+    if (r->o.iterations && !vu->w->fixed_flow) {
         uint64_t k = atomic_fetch_add(&r->iter_budget, 1);
         if (k >= r->o.iterations)
             return false;
@@ -328,9 +329,10 @@ static void next(struct rp_vu *vu)
                     return;
                 }
             }
-            if (w->r->o.mode == RR_REPLAY_RATE || w->r->o.single_user) {
-                /* One iteration per arrival; single user: each flow once. */
-                if (w->r->o.single_user || vu->stopping) {
+            if (w->r->o.mode == RR_REPLAY_RATE || w->r->o.single_user || w->fixed_flow) {
+                /* One iteration per arrival; single user: each flow once; before/after:
+                 * once. */
+                if (w->r->o.single_user || w->fixed_flow || vu->stopping) {
                     vu->phase = PH_ON_STOP;
                     vu->idx = 0;
                     continue;
@@ -347,7 +349,7 @@ static void next(struct rp_vu *vu)
                 send_step(vu, &f->on_stop[vu->idx]);
                 return;
             }
-            if (w->r->o.single_user && !vu->stopping &&
+            if (w->r->o.single_user && !w->fixed_flow && !vu->stopping &&
                 (size_t)(f - w->r->plan.flows) + 1 < w->r->plan.n_flows) {
                 /* single user: the next flow */
                 vu->flow = f + 1;
@@ -470,7 +472,9 @@ void rp__vu_spawn(struct rp_vu *vu)
 {
     struct rp_worker *w = vu->w;
     rr_timer_init(&vu->timer, timer_next);
-    vu->flow = w->r->o.single_user ? &w->r->plan.flows[0] : pick_flow(w);
+    vu->flow = w->fixed_flow         ? w->fixed_flow
+               : w->r->o.single_user ? &w->r->plan.flows[0]
+                                     : pick_flow(w);
     vu->phase = PH_ON_START;
     vu->idx = 0;
     vu->state = VU_IDLE;

@@ -198,7 +198,7 @@ static void before_poll(struct rr_loop *l, void *data)
     if (w->r->eng->reap)
         w->r->eng->reap(w);
     int req = atomic_load_explicit(&w->stop_req, memory_order_relaxed);
-    if (!req && atomic_load_explicit(&w->r->stop_all, memory_order_relaxed))
+    if (!req && !w->fixed_flow && atomic_load_explicit(&w->r->stop_all, memory_order_relaxed))
         req = 1;
     if (req && w->phase < 2 && !(req == 1 && w->phase == 1))
         begin_stop(w, req == 1);
@@ -217,9 +217,14 @@ void *rp__worker_main(void *arg)
     rr_timer_init(&w->publish_timer, publish_fire);
     rr_loop_update_time(w->loop);
     rr_timer_start(w->loop, &w->publish_timer, rr_loop_now(w->loop) + PUBLISH_US);
-    if (r->o.run_time_us)
+    if (r->o.run_time_us && !w->fixed_flow)
         rr_timer_start(w->loop, &w->stop_timer, r->start_mono_us + r->o.run_time_us);
-    if (r->o.mode == RR_REPLAY_TIMELINE) {
+    if (w->fixed_flow) {
+        w->spawned = 1;
+        rp__vu_spawn(&w->vus[0]);
+        w->stopped_spawning = true;
+        maybe_end(w);
+    } else if (r->o.mode == RR_REPLAY_TIMELINE) {
         /* recorded connections dealt round-robin over the workers */
         for (size_t i = 0; i < w->n_vus && w->phase < 2; i++) {
             w->spawned++;
