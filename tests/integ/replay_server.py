@@ -10,7 +10,7 @@ one JSON line {"t": <monotonic s>, "raw": "<request bytes, latin-1>"} to --log. 
   /delay?ms=<n>     200 after n ms
   /echo             200 with the request body
   /close            200 then closes the connection
-Stops after --max-seconds (default 120) whatever happens, so a broken test cannot leave it.
+With --tls CERT KEY it speaks https. Stops after --max-seconds (default 120) whatever happens, so a broken test cannot leave it.
 """
 import argparse
 import asyncio
@@ -26,6 +26,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--log")
     ap.add_argument("--max-seconds", type=float, default=120)
+    ap.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"), help="serve https")
     args = ap.parse_args()
     logf = open(args.log, "a", buffering=1) if args.log else None
 
@@ -81,7 +82,12 @@ def main():
             writer.close()
 
     async def run():
-        srv = await asyncio.start_server(handle, "127.0.0.1", 0, backlog=1024)
+        ctx = None
+        if args.tls:
+            import ssl
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(args.tls[0], args.tls[1])
+        srv = await asyncio.start_server(handle, "127.0.0.1", 0, backlog=1024, ssl=ctx)
         port = srv.sockets[0].getsockname()[1]
         print("PORT %d" % port, flush=True)
         await asyncio.sleep(args.max_seconds)

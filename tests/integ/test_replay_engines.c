@@ -31,6 +31,8 @@ struct server {
     char url[64];
 };
 
+static const char *tls_cert, *tls_key;
+
 static void server_start(struct server *s)
 {
     int fds[2];
@@ -46,7 +48,12 @@ static void server_start(struct server *s)
     if (s->pid == 0) {
         dup2(fds[1], 1);
         close(fds[0]);
-        execlp("python3", "python3", script, "--log", s->log, "--max-seconds", "60", (char *)NULL);
+        if (tls_cert)
+            execlp("python3", "python3", script, "--log", s->log, "--max-seconds", "60", "--tls",
+                   tls_cert, tls_key, (char *)NULL);
+        else
+            execlp("python3", "python3", script, "--log", s->log, "--max-seconds", "60",
+                   (char *)NULL);
         _exit(127);
     }
     close(fds[1]);
@@ -54,7 +61,7 @@ static void server_start(struct server *s)
     assert_non_null(f);
     assert_int_equal(fscanf(f, "PORT %u", &s->port), 1);
     fclose(f);
-    snprintf(s->url, sizeof(s->url), "http://127.0.0.1:%u", s->port);
+    snprintf(s->url, sizeof(s->url), "%s://127.0.0.1:%u", tls_cert ? "https" : "http", s->port);
 }
 
 static void server_stop(struct server *s)
@@ -557,6 +564,59 @@ static void test_before_after(void **state)
     free_requests(reqs, n);
 }
 
+/* https through the curl engine (auto picks it), self-signed certificate made here */
+static void test_https(void **state)
+{
+    struct server s;
+    struct tplan t;
+    struct rr_replay_opts o;
+    struct rr_replay_counts c;
+    struct events ev;
+    char cmd[512], **reqs;
+    (void)state;
+    snprintf(cmd, sizeof(cmd),
+             "openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -days 1 "
+             "-keyout /tmp/rr-tls-%d.key -out /tmp/rr-tls-%d.crt >/dev/null 2>&1",
+             (int)getpid(), (int)getpid());
+    if (system(cmd) != 0)
+        skip();
+    static char crt[64], key[64];
+    snprintf(crt, sizeof(crt), "/tmp/rr-tls-%d.crt", (int)getpid());
+    snprintf(key, sizeof(key), "/tmp/rr-tls-%d.key", (int)getpid());
+    tls_cert = crt;
+    tls_key = key;
+    server_start(&s);
+    tls_cert = tls_key = NULL;
+    tplan_init(&t, s.url, 2);
+    t.steps[1].target = "/json";
+    rr_replay_opts_init(&o);
+    o.users = 1;
+    o.iterations = 2;
+    o.spawn_rate = 10;
+    engine = RR_ENGINE_AUTO;
+    struct rr_replay *r = NULL;
+    char why[256];
+    assert_int_equal(rr_replay_new(&r, &t.plan, NULL, &o, NULL, why, sizeof(why)), 0);
+    assert_string_equal(rr_replay_engine_name(r), "curl");
+    rr_replay_free(&r);
+    engine = RR_ENGINE_CURL;
+    run(&t.plan, &o, &ev, &c);
+    server_stop(&s);
+    unlink(crt);
+    unlink(key);
+    size_t n = server_requests(&s, &reqs, NULL);
+    if (c.failures)
+        fail_msg("%s", ev.first_error);
+    assert_int_equal(n, 4);
+    snprintf(cmd, sizeof(cmd), "GET /json HTTP/1.1\r\nHost: 127.0.0.1:%u\r\n\r\n", s.port);
+    assert_string_equal(reqs[1], cmd);
+    free_requests(reqs, n);
+    /* the native engine refuses https */
+    o.engine = RR_ENGINE_NATIVE;
+    assert_int_equal(rr_replay_new(&r, &t.plan, NULL, &o, NULL, why, sizeof(why)), RR_EUSAGE);
+    assert_non_null(strstr(why, "--engine curl"));
+}
+
 static int use_native(void **state)
 {
     (void)state;
@@ -578,7 +638,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         BOTH(test_fidelity),      BOTH(test_spawn_and_stop), BOTH(test_stop_timeout),
         BOTH(test_iterations),    BOTH(test_rate),           BOTH(test_faults),
-        BOTH(test_target_safety), BOTH(test_before_after),
+        BOTH(test_target_safety), BOTH(test_before_after),   cmocka_unit_test(test_https),
     };
     signal(SIGPIPE, SIG_IGN);
     return cmocka_run_group_tests(tests, NULL, NULL);
