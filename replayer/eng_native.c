@@ -324,10 +324,14 @@ static void on_readable(struct rp_conn *c)
             conn_close(c); /* idle keep-alive connection closed by the server */
             return;
         }
-        if (err == 0 && llhttp_finish(&c->parser) == HPE_OK && c->complete) {
-            conn_close(c);
-            deliver(c, NULL);
-            return;
+        if (err == 0 && c->got_bytes) {
+            /* a body delimited by the end of the connection ends here */
+            llhttp_errno_t fe = llhttp_finish(&c->parser);
+            if ((fe == HPE_OK || fe == HPE_PAUSED) && c->complete) {
+                conn_close(c);
+                deliver(c, NULL);
+                return;
+            }
         }
         if (c->reused && !c->retried && !c->got_bytes) {
             c->retried = true;

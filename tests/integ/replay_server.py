@@ -10,6 +10,8 @@ one JSON line {"t": <monotonic s>, "raw": "<request bytes, latin-1>"} to --log. 
   /delay?ms=<n>     200 after n ms
   /echo             200 with the request body
   /close            200 then closes the connection
+  /chunked          200 with a chunked body "abcdef"
+  /eof              200 with a body delimited by closing the connection
 With --tls CERT KEY it speaks https. Stops after --max-seconds (default 120) whatever happens, so a broken test cannot leave it.
 """
 import argparse
@@ -66,6 +68,15 @@ def main():
                     rbody = body
                 elif path == "/close":
                     close = True
+                if path == "/chunked":
+                    writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                 b"3\r\nabc\r\n3\r\ndef\r\n0\r\n\r\n")
+                    await writer.drain()
+                    continue
+                if path == "/eof":
+                    writer.write(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nuntil-eof")
+                    await writer.drain()
+                    break
                 resp = "HTTP/1.1 %d %s\r\nContent-Length: %d\r\n" % (
                     status, REASONS.get(status, "Unknown"), len(rbody))
                 for e in extra:

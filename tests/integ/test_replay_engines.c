@@ -532,6 +532,42 @@ static void test_target_safety(void **state)
     assert_non_null(strstr(ev.first_error, "--allow-host"));
 }
 
+/* chunked and close-delimited bodies, a connection closed by the server, HEAD */
+static void test_framing(void **state)
+{
+    struct server s;
+    struct tplan t;
+    struct rr_replay_opts o;
+    struct rr_replay_counts c;
+    struct events ev;
+    char **reqs;
+    (void)state;
+
+    server_start(&s);
+    tplan_init(&t, s.url, 4);
+    static struct rr_plan_check k0[] = {{.kind = RR_CHECK_BODY_CONTAINS, .value = "abcdef"}};
+    static struct rr_plan_check k1[] = {{.kind = RR_CHECK_BODY_CONTAINS, .value = "until-eof"}};
+    t.steps[0] =
+        (struct rr_plan_step){.method = "GET", .target = "/chunked", .n_checks = 1, .checks = k0};
+    t.steps[1] =
+        (struct rr_plan_step){.method = "GET", .target = "/eof", .n_checks = 1, .checks = k1};
+    t.steps[2] = (struct rr_plan_step){.method = "GET", .target = "/close"};
+    t.steps[3] = (struct rr_plan_step){.method = "HEAD", .target = "/"};
+    rr_replay_opts_init(&o);
+    o.users = 1;
+    o.iterations = 2;
+    o.spawn_rate = 10;
+    o.timeout_us = 2000000;
+    run(&t.plan, &o, &ev, &c);
+    server_stop(&s);
+    size_t n = server_requests(&s, &reqs, NULL);
+    free_requests(reqs, n);
+    if (c.failures)
+        fail_msg("%s", ev.first_error);
+    assert_int_equal(c.requests, 8);
+    assert_int_equal(n, 8);
+}
+
 static void test_before_after(void **state)
 {
     struct server s;
@@ -636,9 +672,10 @@ static int use_curl(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        BOTH(test_fidelity),      BOTH(test_spawn_and_stop), BOTH(test_stop_timeout),
-        BOTH(test_iterations),    BOTH(test_rate),           BOTH(test_faults),
-        BOTH(test_target_safety), BOTH(test_before_after),   cmocka_unit_test(test_https),
+        BOTH(test_fidelity),          BOTH(test_spawn_and_stop), BOTH(test_stop_timeout),
+        BOTH(test_iterations),        BOTH(test_rate),           BOTH(test_faults),
+        BOTH(test_target_safety),     BOTH(test_before_after),   BOTH(test_framing),
+        cmocka_unit_test(test_https),
     };
     signal(SIGPIPE, SIG_IGN);
     return cmocka_run_group_tests(tests, NULL, NULL);
