@@ -294,8 +294,8 @@ int rr_replay_start(struct rr_replay *r)
     if (n > total_vus)
         n = total_vus ? (unsigned)total_vus : 1;
     r->n_load = n;
-    r->n_workers = n + 2;
     r->workers = rr_xcalloc(n + 2, sizeof(*r->workers));
+    r->n_workers = n + 2;
     if (r->target.addr.ss_family == AF_INET && total_vus > 10000 &&
         (ntohl(((struct sockaddr_in *)&r->target.addr)->sin_addr.s_addr) >> 24) == 127)
         r->spread_src = true;
