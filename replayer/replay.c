@@ -390,6 +390,8 @@ void rr_replay_counts(struct rr_replay *r, struct rr_replay_counts *out)
     memset(out, 0, sizeof(*out));
     for (unsigned i = 0; i < r->n_workers; i++) {
         struct rp_worker *w = &r->workers[i];
+        if (!w->shard.stats)
+            continue; /* no before/after steps */
         pthread_mutex_lock(&w->shard.mu);
         out->requests += w->shard.counts.requests;
         out->failures += w->shard.counts.failures;
@@ -408,6 +410,8 @@ void rr_replay_stats(struct rr_replay *r, struct rr_stats *dst)
 {
     for (unsigned i = 0; i < r->n_workers; i++) {
         struct rp_worker *w = &r->workers[i];
+        if (!w->shard.stats)
+            continue;
         pthread_mutex_lock(&w->shard.mu);
         rr_stats_merge(dst, w->shard.stats);
         pthread_mutex_unlock(&w->shard.mu);
