@@ -653,6 +653,71 @@ static void test_https(void **state)
     assert_non_null(strstr(why, "--engine curl"));
 }
 
+/* HTTP/2 cleartext (prior knowledge) through the curl engine, against the demo target */
+static void test_h2c(void **state)
+{
+    char exe[512], portf[128], logf[128], cmd[1024], url[64], line[4096];
+    unsigned h1 = 0, h2 = 0;
+    struct tplan t;
+    struct rr_replay_opts o;
+    struct rr_replay_counts c;
+    struct events ev;
+    (void)state;
+    const char *b = getenv("RR_BUILD_ROOT");
+    snprintf(exe, sizeof(exe), "%s/samples/demo_target", b ? b : "build");
+    if (access(exe, X_OK))
+        skip();
+    snprintf(portf, sizeof(portf), "/tmp/rr-h2c-%d.port", (int)getpid());
+    snprintf(logf, sizeof(logf), "/tmp/rr-h2c-%d.log", (int)getpid());
+    unlink(portf);
+    unlink(logf);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        execl(exe, exe, "--port", "0", "--h2-port", "0", "--port-file", portf, "--log", logf,
+              (char *)NULL);
+        _exit(127);
+    }
+    for (int i = 0; i < 200 && h2 == 0; i++) {
+        FILE *f = fopen(portf, "r");
+        if (f) {
+            if (fscanf(f, "http=%u h2c=%u", &h1, &h2) != 2)
+                h2 = 0;
+            fclose(f);
+        }
+        if (!h2)
+            usleep(10000);
+    }
+    assert_true(h2 > 0);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%u", h2);
+    tplan_init(&t, url, 2);
+    t.steps[0].target = "/static/style.css";
+    t.steps[1].target = "/favicon.ico";
+    rr_replay_opts_init(&o);
+    o.users = 1;
+    o.iterations = 3;
+    o.spawn_rate = 10;
+    o.http2 = 1;
+    run(&t.plan, &o, &ev, &c);
+    kill(pid, SIGTERM);
+    waitpid(pid, NULL, 0);
+    if (c.failures)
+        fail_msg("%s", ev.first_error);
+    assert_int_equal(c.requests, 6);
+    FILE *f = fopen(logf, "r");
+    assert_non_null(f);
+    int n = 0;
+    while (fgets(line, sizeof(line), f)) {
+        assert_non_null(strstr(line, "\"version\":\"HTTP/2"));
+        n++;
+    }
+    fclose(f);
+    assert_int_equal(n, 6);
+    unlink(portf);
+    unlink(logf);
+    (void)cmd;
+}
+
 static int use_native(void **state)
 {
     (void)state;
@@ -672,10 +737,17 @@ static int use_curl(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        BOTH(test_fidelity),          BOTH(test_spawn_and_stop), BOTH(test_stop_timeout),
-        BOTH(test_iterations),        BOTH(test_rate),           BOTH(test_faults),
-        BOTH(test_target_safety),     BOTH(test_before_after),   BOTH(test_framing),
+        BOTH(test_fidelity),
+        BOTH(test_spawn_and_stop),
+        BOTH(test_stop_timeout),
+        BOTH(test_iterations),
+        BOTH(test_rate),
+        BOTH(test_faults),
+        BOTH(test_target_safety),
+        BOTH(test_before_after),
+        BOTH(test_framing),
         cmocka_unit_test(test_https),
+        cmocka_unit_test_setup(test_h2c, use_curl),
     };
     signal(SIGPIPE, SIG_IGN);
     return cmocka_run_group_tests(tests, NULL, NULL);
