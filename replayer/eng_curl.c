@@ -35,6 +35,7 @@ struct rp_conn {
     CURL *e;
     struct curl_slist *hl;       /* CURLOPT_RESOLVE */
     struct curl_slist *hdr_list; /* CURLOPT_HTTPHEADER of the request in flight */
+    const void *last_key;        /* the static request the options are set for */
     bool busy;
     const struct rp_out *o;
     int status;
@@ -320,20 +321,24 @@ static struct rp_conn *c_conn_new(struct rp_worker *w, struct rp_vu *vu)
     if (r->o.http2 && !r->target.tls &&
         curl_version_info(CURLVERSION_NOW)->version_num < 0x075800 + 0x200)
         curl_easy_setopt(c->e, CURLOPT_FORBID_REUSE, 1L);
-    /* Only this target's address: the name is not looked up again per connection. */
-    char res[400];
-    char ip[64] = "";
+    /* Only the address resolved at start (a numeric host needs nothing: curl re-parses the
+     * resolve list on every transfer, which costs more than it is worth then). */
     const struct rp_target *t = &r->target;
-    if (t->addr.ss_family == AF_INET)
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)&t->addr)->sin_addr, ip, sizeof(ip));
-    else
-        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)&t->addr)->sin6_addr, ip, sizeof(ip));
-    snprintf(res, sizeof(res), "%s:%u:%s%s%s", t->host, t->port,
-             t->addr.ss_family == AF_INET6 ? "[" : "", ip,
-             t->addr.ss_family == AF_INET6 ? "]" : "");
-    struct curl_slist *rl = curl_slist_append(NULL, res);
-    curl_easy_setopt(c->e, CURLOPT_RESOLVE, rl);
-    c->hl = rl;
+    struct in6_addr probe;
+    if (inet_pton(AF_INET, t->host, &probe) != 1 && inet_pton(AF_INET6, t->host, &probe) != 1) {
+        char res[400];
+        char ip[64] = "";
+        if (t->addr.ss_family == AF_INET)
+            inet_ntop(AF_INET, &((const struct sockaddr_in *)&t->addr)->sin_addr, ip, sizeof(ip));
+        else
+            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)&t->addr)->sin6_addr, ip,
+                      sizeof(ip));
+        snprintf(res, sizeof(res), "%s:%u:%s%s%s", t->host, t->port,
+                 t->addr.ss_family == AF_INET6 ? "[" : "", ip,
+                 t->addr.ss_family == AF_INET6 ? "]" : "");
+        c->hl = curl_slist_append(NULL, res);
+        curl_easy_setopt(c->e, CURLOPT_RESOLVE, c->hl);
+    }
     return c;
 }
 
@@ -363,6 +368,9 @@ static const char *c_send(struct rp_conn *c, const struct rp_out *o)
     c->errbuf[0] = 0;
     rr_buf_reset(&c->hb);
     rr_buf_reset(&c->body);
+    if (o->key && o->key == c->last_key)
+        goto add; /* the same static request again: the handle keeps its options */
+    c->last_key = o->key;
     /* headers: "Name: value\r\n" lines; curl's own defaults are removed unless recorded */
     const char *p = (const char *)o->hdrs.p, *end = p + o->hdrs.len;
     while (p && p < end) {
@@ -388,7 +396,7 @@ static const char *c_send(struct rp_conn *c, const struct rp_out *o)
     } else if (o->body.len || !strcmp(o->method, "POST") || !strcmp(o->method, "PUT") ||
                !strcmp(o->method, "PATCH")) {
         curl_easy_setopt(c->e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)o->body.len);
-        curl_easy_setopt(c->e, CURLOPT_POSTFIELDS, o->body.len ? (const char *)o->body.p : "");
+        curl_easy_setopt(c->e, CURLOPT_COPYPOSTFIELDS, o->body.len ? (const char *)o->body.p : "");
         if (strcmp(o->method, "POST"))
             curl_easy_setopt(c->e, CURLOPT_CUSTOMREQUEST, o->method);
     } else if (strcmp(o->method, "GET")) {
@@ -397,6 +405,7 @@ static const char *c_send(struct rp_conn *c, const struct rp_out *o)
     if (c->hdr_list)
         curl_slist_free_all(c->hdr_list);
     c->hdr_list = hl;
+add:
     if (curl_multi_add_handle(cw->m, c->e) != CURLM_OK) {
         c->busy = false;
         return "CurlError(0, 'curl_multi_add_handle failed')";

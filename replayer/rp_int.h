@@ -168,6 +168,7 @@ struct rp_out {
     struct rr_view hdrs; /* curl: "Name: value\r\n" lines, Host excluded */
     struct rr_view body;
     bool need_body, need_headers;
+    const void *key; /* the step, when its request is the same every time; else NULL */
 };
 
 /* A response (or error), delivered once per rp_out; views valid during the call only. */

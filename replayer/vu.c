@@ -230,6 +230,8 @@ static void send_step(struct rp_vu *vu, const struct rp_step *s)
             o->url = (const char *)vu->url.p;
             o->hdrs = rr_view_of(vu->hdrs.p, vu->hdrs.len);
             o->body = body;
+            if (s->is_static && !vu->jar.len)
+                o->key = s;
         }
     }
     if (!native && !o->url) {
