@@ -3,6 +3,7 @@
  * The exchanges, conns and meta views are here; the transform's views (sessions, flows,
  * plan) and the runs are dispatched to show_flows.c and show_runs.c. JSON is streamed one
  * object per exchange, so a large recording is never held in memory. */
+#include <arpa/inet.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -243,7 +244,7 @@ static int show_exchange(const struct rr_exchange *x, void *ud)
         char when[32], flags[128], dur[24], status[8];
         if (sh->n == 0)
             fprintf(sh->out, "%8s %6s %-12s %8s %-7s %-22s %-40s %6s %9s %9s %s\n", "ID", "CONN",
-                    "TIME", "MS", "METHOD", "HOST", "URI", "STATUS", "REQ", "RESP", "FLAGS");
+                    "TIME(UTC)", "MS", "METHOD", "HOST", "URI", "STATUS", "REQ", "RESP", "FLAGS");
         fmt_time(x->t_req_start_us, when, sizeof(when));
         uint64_t end = x->t_resp_end_us ? x->t_resp_end_us : x->t_req_end_us;
         if (x->t_req_start_us && end >= x->t_req_start_us)
@@ -271,17 +272,10 @@ static int show_exchange(const struct rr_exchange *x, void *ud)
 static void fmt_addr(const struct rr_conn *c, const uint8_t *ip, uint16_t port, char *buf,
                      size_t len)
 {
-    if (c->ip_version == 4)
-        snprintf(buf, len, "%u.%u.%u.%u:%u", ip[0], ip[1], ip[2], ip[3], port);
-    else if (c->ip_version == 6) {
-        size_t at = 0;
-        at += (size_t)snprintf(buf, len, "[");
-        for (int i = 0; i < 16 && at < len; i += 2)
-            at += (size_t)snprintf(buf + at, len - at, "%s%x", i ? ":" : "", ip[i] << 8 | ip[i + 1]);
-        if (at < len)
-            snprintf(buf + at, len - at, "]:%u", port);
-    } else
-        snprintf(buf, len, "-:%u", port);
+    char a[INET6_ADDRSTRLEN] = "-";
+    if (c->ip_version == 4 || c->ip_version == 6)
+        inet_ntop(c->ip_version == 4 ? AF_INET : AF_INET6, ip, a, sizeof(a));
+    snprintf(buf, len, c->ip_version == 6 ? "[%s]:%u" : "%s:%u", a, port);
 }
 
 static const char *proto_name(uint8_t p)
@@ -312,7 +306,7 @@ static int show_conn(const struct rr_conn *c, void *ud)
         char first[32], last[32];
         if (sh->n == 0)
             fprintf(sh->out, "%6s %-5s %-46s %-46s %-12s %-12s %s\n", "ID", "PROTO", "CLIENT",
-                    "SERVER", "FIRST", "LAST", "FLAGS");
+                    "SERVER", "FIRST(UTC)", "LAST(UTC)", "FLAGS");
         fmt_time(c->t_first_us, first, sizeof(first));
         fmt_time(c->t_last_us, last, sizeof(last));
         fmt_flags(c->flags, cflag_names, sizeof(cflag_names) / sizeof(*cflag_names), flags,
@@ -326,9 +320,21 @@ static int show_conn(const struct rr_conn *c, void *ud)
 
 /* --- meta --- */
 
+/* The keys the summary puts first; any other key (capture statistics...) follows the counts. */
+static const char *const lead_keys[] = {"schema", "recorded_by", "source"};
+
+static int is_lead_key(const char *key)
+{
+    for (size_t i = 0; i < sizeof(lead_keys) / sizeof(lead_keys[0]); i++)
+        if (strcmp(key, lead_keys[i]) == 0)
+            return 1;
+    return 0;
+}
+
 struct meta_walk {
     struct show *sh;
     json_t *obj;
+    int lead; /* text: print the lead keys (1) or the others (0) */
 };
 
 static int meta_one(const char *key, struct rr_view val, void *ud)
@@ -336,7 +342,7 @@ static int meta_one(const char *key, struct rr_view val, void *ud)
     struct meta_walk *w = ud;
     if (w->obj) {
         json_object_set_new(w->obj, key, jstr(val));
-    } else {
+    } else if (is_lead_key(key) == w->lead) {
         fprintf(w->sh->out, "%-22s ", key);
         put_text(w->sh->out, val, 0, 200);
         fputc('\n', w->sh->out);
@@ -372,6 +378,7 @@ static int show_meta(struct rr_store *s, struct show *sh)
         return rc;
     }
     fprintf(sh->out, "%-22s %s\n", "file", rr_store_path(s));
+    w.lead = 1;
     rc = rr_store_meta_foreach(s, meta_one, &w);
     if (rc)
         return rc;
@@ -381,7 +388,8 @@ static int show_meta(struct rr_store *s, struct show *sh)
             c.body_bytes);
     fprintf(sh->out, "%-22s %" PRIu64 "\n", "runs", c.runs);
     fprintf(sh->out, "%-22s %s\n", "plan", c.has_plan ? "yes" : "no");
-    return 0;
+    w.lead = 0;
+    return rr_store_meta_foreach(s, meta_one, &w);
 }
 
 int rr_cmd_show(int argc, char **argv)
