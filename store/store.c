@@ -7,11 +7,11 @@
 #define RR_LOG_MODULE "store"
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
+#include <lmdb.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
-#include <inttypes.h>
-#include <lmdb.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,10 +25,22 @@
 #include "rr/util.h"
 #include "store_int.h"
 
-enum { DB_META, DB_CONNS, DB_EXCHANGES, DB_BODIES, DB_PLAN, DB_RUNS, DB_N };
+enum {
+    DB_META,
+    DB_CONNS,
+    DB_EXCHANGES,
+    DB_BODIES,
+    DB_PLAN,
+    DB_RUNS,
+    DB_N
+};
 static const char *const db_names[DB_N] = {"meta", "conns", "exchanges", "bodies", "plan", "runs"};
 
-enum { OP_PUT, OP_PUT_ONCE, OP_DEL };
+enum {
+    OP_PUT,
+    OP_PUT_ONCE,
+    OP_DEL
+};
 
 struct op {
     uint8_t db;
@@ -56,7 +68,7 @@ struct rr_store {
     size_t n_ops, cap_ops;
     struct rr_buf bytes;
     uint64_t batch_start_us;
-    int sticky; /* a batch could not be committed: later writes fail with this */
+    int sticky;  /* a batch could not be committed: later writes fail with this */
     int readers; /* read transactions open (callbacks may nest) */
 
     /* Transactions and cursors open right now, innermost last, so that a fault inside LMDB
@@ -500,8 +512,7 @@ static void read_end(struct rr_store *s, MDB_txn *t)
     s->readers--;
 }
 
-static int get_one_inner(struct rr_store *s, int db, const void *k, size_t klen,
-                         struct rr_buf *out)
+static int get_one_inner(struct rr_store *s, int db, const void *k, size_t klen, struct rr_buf *out)
 {
     MDB_txn *t = NULL;
     int rc = read_begin(s, &t);
@@ -573,10 +584,14 @@ static const char *sniff_kind(const uint8_t *p, size_t n)
         size_t len;
         const char *what;
     } kinds[] = {
-        {"\xd4\xc3\xb2\xa1", 4, "a pcap capture"},  {"\xa1\xb2\xc3\xd4", 4, "a pcap capture"},
-        {"\x4d\x3c\xb2\xa1", 4, "a pcap capture"},  {"\xa1\xb2\x3c\x4d", 4, "a pcap capture"},
-        {"\x0a\x0d\x0d\x0a", 4, "a pcapng capture"}, {"SQLite format 3", 15, "an SQLite database"},
-        {"\x1f\x8b", 2, "a gzip file"},              {"PK\x03\x04", 4, "a zip file"},
+        {"\xd4\xc3\xb2\xa1", 4, "a pcap capture"},
+        {"\xa1\xb2\xc3\xd4", 4, "a pcap capture"},
+        {"\x4d\x3c\xb2\xa1", 4, "a pcap capture"},
+        {"\xa1\xb2\x3c\x4d", 4, "a pcap capture"},
+        {"\x0a\x0d\x0d\x0a", 4, "a pcapng capture"},
+        {"SQLite format 3", 15, "an SQLite database"},
+        {"\x1f\x8b", 2, "a gzip file"},
+        {"PK\x03\x04", 4, "a zip file"},
     };
     for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
         if (n >= kinds[i].len && memcmp(p, kinds[i].magic, kinds[i].len) == 0)
@@ -593,12 +608,12 @@ static const char *sniff_kind(const uint8_t *p, size_t n)
 /* LMDB's meta page, as laid out on 64-bit Linux (lmdb/mdb.c MDB_meta after a 16-byte page
  * header): what open needs to refuse a file LMDB would map and then fault on (a truncated
  * store raises SIGBUS on first access, not an error). */
-#define LMDB_MAGIC     0xBEEFC0DEu
-#define META_OFF       16
-#define META_PSIZE     (META_OFF + 24)  /* mm_dbs[FREE_DBI].md_pad */
-#define META_LAST_PG   (META_OFF + 120) /* mm_last_pg */
-#define META_TXNID     (META_OFF + 128) /* mm_txnid */
-#define META_END       (META_OFF + 136)
+#define LMDB_MAGIC   0xBEEFC0DEu
+#define META_OFF     16
+#define META_PSIZE   (META_OFF + 24)  /* mm_dbs[FREE_DBI].md_pad */
+#define META_LAST_PG (META_OFF + 120) /* mm_last_pg */
+#define META_TXNID   (META_OFF + 128) /* mm_txnid */
+#define META_END     (META_OFF + 136)
 
 static uint32_t ne32(const uint8_t *p)
 {
@@ -938,7 +953,10 @@ int rr_store_conn_put(struct rr_store *s, struct rr_conn *c)
 }
 
 /* Value of a bodies record: one byte saying how the rest is stored, then the bytes. */
-enum { BODY_RAW = 0, BODY_ZLIB = 1 };
+enum {
+    BODY_RAW = 0,
+    BODY_ZLIB = 1
+};
 
 static void body_put(struct rr_store *s, const void *p, size_t len, struct rr_body_ref *ref)
 {
@@ -1097,8 +1115,7 @@ static int body_get(struct rr_store *s, const struct rr_body_ref *ref, struct rr
     } else if (p[0] == BODY_ZLIB) {
         rr_buf_reserve(out, len);
         uLongf dlen = (uLongf)len;
-        if (uncompress(out->p + start, &dlen, p + 1, (uLong)(v.mv_size - 1)) != Z_OK ||
-            dlen != len)
+        if (uncompress(out->p + start, &dlen, p + 1, (uLong)(v.mv_size - 1)) != Z_OK || dlen != len)
             goto out;
         out->len += len;
     } else {

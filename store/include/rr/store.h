@@ -26,12 +26,12 @@ struct rr_store;
 
 struct rr_store_opts {
     const char *path;
-    int readonly;            /* open for reading; the file must exist */
-    int create;              /* create the file when missing (ignored when readonly) */
-    uint64_t map_size;       /* initial map size; 0: 64 MiB. Grows on demand. */
-    unsigned batch_count;    /* records per write batch; 0: 4096 */
-    unsigned batch_ms;       /* longest time a batch stays open; 0: 200 */
-    uint64_t max_body;       /* bodies longer than this keep only their head; 0: 64 MiB */
+    int readonly;         /* open for reading; the file must exist */
+    int create;           /* create the file when missing (ignored when readonly) */
+    uint64_t map_size;    /* initial map size; 0: 64 MiB. Grows on demand. */
+    unsigned batch_count; /* records per write batch; 0: 4096 */
+    unsigned batch_ms;    /* longest time a batch stays open; 0: 200 */
+    uint64_t max_body;    /* bodies longer than this keep only their head; 0: 64 MiB */
 };
 
 /* Opens or creates a store. On failure returns an rr code and, when why is not NULL, writes

@@ -1,12 +1,12 @@
 /* test_store.c -- The LMDB store: round trips through a real file, body dedup, meta, plan,
  * runs, counts, batching, map growth, bad files, and a writer killed with SIGKILL. */
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
-#include <stdint.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <setjmp.h>
 #include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,12 +53,12 @@ static struct rr_store *open_store(const char *path, int readonly, int create)
     return s;
 }
 
-static struct rr_view V(const char *s)
-{
+static struct rr_view V(const char *s) {
     return rr_view_of(s, strlen(s));
 }
 
-static void make_exchange(struct rr_exchange *x, uint64_t conn, unsigned i)
+static void
+make_exchange(struct rr_exchange *x, uint64_t conn, unsigned i)
 {
     static char target[64];
     static struct rr_header h[2];
@@ -107,8 +107,12 @@ static void create_put_reopen(void **state)
     assert_int_equal(stat(path, &st), 0);
     assert_int_equal(st.st_mode & 0777, 0600);
 
-    struct rr_conn c = {.proto = RR_PROTO_H1, .ip_version = 4, .client_port = 1234,
-                        .server_port = 80, .t_first_us = 5, .t_last_us = 9};
+    struct rr_conn c = {.proto = RR_PROTO_H1,
+                        .ip_version = 4,
+                        .client_port = 1234,
+                        .server_port = 80,
+                        .t_first_us = 5,
+                        .t_last_us = 9};
     assert_int_equal(rr_store_conn_put(s, &c), 0);
     assert_int_equal(c.id, 1);
 
@@ -220,8 +224,8 @@ static int body_check_fn(const struct rr_exchange *x, void *ud)
     char want[64];
     rr_buf_init(&b);
     assert_int_equal(rr_store_body_get(bc->s, &x->resp_body, &b), 0);
-    int n = snprintf(want, sizeof(want), "body of %.*s", (int)x->target.len,
-                     (const char *)x->target.p);
+    int n =
+        snprintf(want, sizeof(want), "body of %.*s", (int)x->target.len, (const char *)x->target.p);
     assert_int_equal(b.len, (size_t)n);
     assert_memory_equal(b.p, want, (size_t)n);
     rr_buf_fini(&b);
@@ -334,8 +338,8 @@ static void meta_plan_runs(void **state)
 /* A map far too small for what is written grows instead of failing. */
 static void map_growth(void **state)
 {
-    struct rr_store_opts o = {.path = tmp("grow.db"), .create = 1, .map_size = 64 * 1024,
-                              .batch_count = 500};
+    struct rr_store_opts o = {
+        .path = tmp("grow.db"), .create = 1, .map_size = 64 * 1024, .batch_count = 500};
     struct rr_store *s = NULL;
     assert_int_equal(rr_store_open(&s, &o, NULL, 0), 0);
     uint8_t body[4096];
@@ -495,8 +499,11 @@ static void sigkill_mid_write(void **state)
     assert_true(pid >= 0);
     if (pid == 0) {
         close(fds[0]);
-        struct rr_store_opts o = {.path = path, .create = 1, .batch_count = 1000000,
-                                  .batch_ms = 1000000, .map_size = 256 * 1024};
+        struct rr_store_opts o = {.path = path,
+                                  .create = 1,
+                                  .batch_count = 1000000,
+                                  .batch_ms = 1000000,
+                                  .map_size = 256 * 1024};
         struct rr_store *s = NULL;
         if (rr_store_open(&s, &o, NULL, 0))
             _exit(3);
@@ -521,7 +528,8 @@ static void sigkill_mid_write(void **state)
     int got = 0;
     uint64_t t0 = rr_now_mono_us();
     /* Let it commit a good number of batches (and grow its tiny map), then kill it. */
-    while (got < 40 && rr_now_mono_us() - t0 < 10000000 && read(fds[0], &v, sizeof(v)) == sizeof(v)) {
+    while (got < 40 && rr_now_mono_us() - t0 < 10000000 &&
+           read(fds[0], &v, sizeof(v)) == sizeof(v)) {
         last = v;
         got++;
     }
