@@ -192,6 +192,17 @@ static void guard_install(void)
     sigaction(SIGSEGV, &sa, &old_segv);
 }
 
+/* LMDB's own consistency assertions fail on some damaged pages; it calls this, then abort().
+ * Under a guard, the jump back makes that an RR_ECORRUPT like a fault. */
+static void on_lmdb_assert(MDB_env *env, const char *msg)
+{
+    sigjmp_buf *jb = guard_jb;
+    if (jb) {
+        guard_jb = NULL;
+        siglongjmp(*jb, 1);
+    }
+}
+
 static int on_fault(struct rr_store *s)
 {
     while (s->n_curs)
@@ -802,6 +813,7 @@ static int env_open(struct rr_store *s, const struct rr_store_opts *o, uint64_t 
     if (rc)
         return rc;
     mdb_env_set_maxdbs(s->env, DB_N + 2);
+    mdb_env_set_assert(s->env, on_lmdb_assert);
     /* A reader maps just the file rather than the size its header asks for: a damaged header
      * cannot make it map gigabytes, and another process growing the store is picked up by
      * MDB_MAP_RESIZED (txn_begin). */
