@@ -9,7 +9,12 @@
  * batch and never corrupts the file. A full map is grown, never reported as an error.
  *
  * A store handle belongs to one thread. Views handed to callbacks are valid only during
- * the callback. */
+ * the callback.
+ *
+ * LMDB trusts its pages, so a damaged file can make it fault. The first open installs
+ * process-wide SIGBUS/SIGSEGV handlers that turn a fault inside the store's own LMDB calls
+ * into RR_ECORRUPT (the handle is then unusable); a fault anywhere else goes on to the
+ * handler installed before (docs/store.md, "Damaged pages"). */
 #ifndef RR_STORE_H
 #define RR_STORE_H
 
@@ -42,7 +47,8 @@ int rr_store_open(struct rr_store **out, const struct rr_store_opts *opts, char 
                   size_t whylen) RR_WUR;
 /* Commits the open batch and closes. NULL-safe; sets *s = NULL. */
 int rr_store_close(struct rr_store **s);
-/* Commits the open batch now. */
+/* Commits the open batch now; when it returns 0, every put before it is on disk. -EBUSY
+ * from inside a walk's callback (the batch stays queued). */
 int rr_store_flush(struct rr_store *s) RR_WUR;
 const char *rr_store_path(const struct rr_store *s);
 /* Commits the open batch if it is older than batch_ms. Batches are otherwise committed only
