@@ -206,6 +206,33 @@ def h1_tests(base, port):
         out += x
     hc.close()
     check(re.findall(rb"HTTP/1\.1 (\d+)", out) == [b"200", b"202"], "half-close keeps delayed answer")
+    # a burst of 2000 pipelined requests in one write, each answered once, in order
+    burst = b"".join(b"GET /api/items/%d HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n\r\n"
+                     % (i % 60 + 1, tok2.encode()) for i in range(2000))
+    out = raw(port, burst + b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n", timeout=20)
+    codes = re.findall(rb"HTTP/1\.1 (\d+)", out)
+    ids = [int(x) for x in re.findall(rb'\{"id":(\d+),', out)]
+    check(len(codes) == 2001 and ids == [i % 60 + 1 for i in range(2000) if i % 60 < 50],
+          "pipelined burst: %d answers" % len(codes))
+    # the same requests cut into 1-byte writes: the parser state survives every split
+    sk = socket.create_connection(("127.0.0.1", port), timeout=5)
+    sk.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    msg = (b"POST /api/lookup HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+           b"Content-Length: 21\r\n\r\n{\"customer\":\"100321\"}"
+           b"GET /chunked HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    for i in range(len(msg)):
+        sk.send(msg[i:i + 1])
+        if i % 16 == 0:
+            time.sleep(0.001)
+    out = b""
+    while True:
+        x = sk.recv(65536)
+        if not x:
+            break
+        out += x
+    sk.close()
+    check(b'"retCode":"000000","customer":"100321"' in out and out.count(b'"chunk"') == 5,
+          "1-byte writes")
     # HTTP/1.0: close by default, keep-alive on request, never chunked
     out = raw(port, b"GET /chunked HTTP/1.0\r\n\r\n")
     check(b"Connection: close" in out and b"Transfer-Encoding" not in out and
