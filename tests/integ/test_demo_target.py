@@ -7,6 +7,7 @@ usage: test_demo_target.py PATH/TO/demo_target
 """
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -253,6 +254,12 @@ def h1_tests(base, port):
     # malformed request: 400 and close
     out = raw(port, b"GARBAGE\r\n\r\n")
     check(out.startswith(b"HTTP/1.1 400"), "malformed 400")
+    # bodies: 300 KB is read whole, over 1 MiB gets 413
+    big = json.dumps({"customer": "100001", "pad": "x" * 300000})
+    check(requests.post(base + "/api/lookup", data=big).json().get("retCode") == "000000",
+          "300 KB body")
+    check(requests.post(base + "/api/lookup", data=b"a" * (1100 * 1024)).status_code == 413,
+          "413 over 1 MiB")
     # binary body is logged as base64 too
     requests.post(base + "/api/lookup", data=b"\xff\xfe\x00{", timeout=5)
     return tok
@@ -288,6 +295,12 @@ def h2_tests(h2port):
                           "content-type: application/json", "-d", '{"customer":"100777"}',
                           base + "/api/lookup"], capture_output=True, text=True, timeout=10).stdout
     check(json.loads(out or "{}").get("retCode") == "000000", "h2 lookup via curl")
+    for size, code in ((300000, "200"), (1100 * 1024, "413")):
+        out = subprocess.run(["curl", "-s", "--http2-prior-knowledge", "-o", "/dev/null", "-w",
+                              "%{http_code}", "--data-binary", "@-", base + "/api/lookup"],
+                             input=json.dumps({"customer": "100001", "pad": "x" * size}),
+                             capture_output=True, text=True, timeout=10).stdout
+        check(out == code, "h2 body of %d bytes: %s" % (size, out))
     out = subprocess.run(["curl", "-sI", "--http2-prior-knowledge", base + "/"],
                          capture_output=True, text=True, timeout=10).stdout
     check(out.startswith("HTTP/2 200") and "content-length" in out, "h2 HEAD")
@@ -338,6 +351,22 @@ def main():
         try:
             tok = h1_tests("http://127.0.0.1:%d" % port, port)
             h2_tests(h2port)
+            # garbage on both ports (and after an h2 preface) must not hurt the server
+            rng = random.Random(7)
+            for p_ in (port, h2port):
+                for i in range(100):
+                    g = socket.create_connection(("127.0.0.1", p_), timeout=1)
+                    pre = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" if p_ == h2port and i % 2 else b""
+                    g.sendall(pre + bytes(rng.randrange(256) for _ in range(rng.randrange(1, 300))))
+                    g.shutdown(socket.SHUT_WR)
+                    try:
+                        while g.recv(4096):
+                            pass
+                    except OSError:
+                        pass
+                    g.close()
+            check(requests.get("http://127.0.0.1:%d/" % port).status_code == 200,
+                  "serves after garbage")
             # a keep-alive connection left open must not prevent a clean exit
             idle = socket.create_connection(("127.0.0.1", port))
             idle.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
