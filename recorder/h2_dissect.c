@@ -103,6 +103,8 @@ struct rr_h2d {
     struct rr_dissect_limits lim;
     struct side side[2];
     struct strm **st; /* open streams, oldest first */
+    struct strm **tab; /* the same streams by id: open addressing, linear probing */
+    size_t tcap;       /* a power of two, at least twice nst */
     size_t nst, cap;
     size_t ndone;      /* finished streams held back so that emission follows request order */
     size_t done_bytes; /* body bytes they hold */
@@ -196,13 +198,63 @@ static void strm_free(struct strm *s)
     free(s);
 }
 
+static size_t slot_of(uint32_t id, size_t cap)
+{
+    return (size_t)((id * 2654435761u) >> 7) & (cap - 1);
+}
+
 /* The stream with this id, finished ones too. */
 static struct strm *find_any(struct rr_h2d *d, uint32_t id)
 {
-    for (size_t i = d->nst; i-- > 0;)
-        if (d->st[i]->id == id)
-            return d->st[i];
-    return NULL;
+    if (!d->tcap)
+        return NULL;
+    for (size_t i = slot_of(id, d->tcap);; i = (i + 1) & (d->tcap - 1)) {
+        if (!d->tab[i])
+            return NULL;
+        if (d->tab[i]->id == id)
+            return d->tab[i];
+    }
+}
+
+static void tab_put(struct strm **tab, size_t cap, struct strm *s)
+{
+    size_t i = slot_of(s->id, cap);
+    while (tab[i])
+        i = (i + 1) & (cap - 1);
+    tab[i] = s;
+}
+
+static void tab_add(struct rr_h2d *d, struct strm *s)
+{
+    if (2 * (d->nst + 1) > d->tcap) {
+        size_t cap = d->tcap ? d->tcap * 2 : 64;
+        struct strm **t = rr_xcalloc(cap, sizeof(*t));
+        for (size_t i = 0; i < d->tcap; i++)
+            if (d->tab[i])
+                tab_put(t, cap, d->tab[i]);
+        free(d->tab);
+        d->tab = t;
+        d->tcap = cap;
+    }
+    tab_put(d->tab, d->tcap, s);
+}
+
+/* Removes s, shifting back the entries after it so that no probe chain breaks. */
+static void tab_del(struct rr_h2d *d, const struct strm *s)
+{
+    size_t mask = d->tcap - 1, i = slot_of(s->id, d->tcap);
+    while (d->tab[i] != s)
+        i = (i + 1) & mask;
+    d->tab[i] = NULL;
+    for (size_t j = (i + 1) & mask; d->tab[j]; j = (j + 1) & mask) {
+        size_t home = slot_of(d->tab[j]->id, d->tcap);
+        /* Move the entry to the hole when its home is not cyclically in (i, j]. */
+        if ((j > i && (home <= i || home > j)) || (j < i && home <= i && home > j)) {
+            d->tab[i] = d->tab[j];
+            d->tab[j] = NULL;
+            i = j;
+        }
+    }
 }
 
 /* The open stream with this id: frames after a stream finished change nothing. */
@@ -214,6 +266,7 @@ static struct strm *find(struct rr_h2d *d, uint32_t id)
 
 static void unlink_strm(struct rr_h2d *d, struct strm *s)
 {
+    tab_del(d, s);
     for (size_t i = 0; i < d->nst; i++) {
         if (d->st[i] == s) {
             memmove(&d->st[i], &d->st[i + 1], (d->nst - i - 1) * sizeof(*d->st));
@@ -436,6 +489,7 @@ static struct strm *new_strm(struct rr_h2d *d, uint32_t id, int *rc)
     }
     struct strm *s = rr_xcalloc(1, sizeof(*s));
     s->id = id;
+    tab_add(d, s);
     d->st[d->nst++] = s;
     return s;
 }
@@ -925,6 +979,7 @@ void rr_h2d_free(struct rr_h2d **pd)
     for (size_t i = 0; i < d->nst; i++)
         strm_free(d->st[i]);
     free(d->st);
+    free(d->tab);
     for (int i = 0; i < 2; i++) {
         rr_buf_fini(&d->side[i].in);
         if (d->side[i].inf)
