@@ -96,6 +96,11 @@ struct side {
     int hb_status_interim; /* the response block in progress is a 1xx */
     int hb_end_stream;     /* the HEADERS that opened the block had END_STREAM */
     uint64_t hb_ts;
+    /* A DATA frame being read as it arrives (see data_begin). */
+    size_t data_left;      /* payload bytes still to come, padding included */
+    size_t data_pad;       /* padding bytes at its end */
+    uint32_t data_id;
+    int data_end;          /* it has END_STREAM */
 };
 
 struct rr_h2d {
@@ -682,7 +687,9 @@ static int on_data(struct rr_h2d *d, enum rr_dir dir, uint32_t id, const uint8_t
         return RR_OK;
     struct msg *m = dir == RR_DIR_C2S ? &s->req : &s->resp;
     m->wire_len += n;
-    if (m->body.len + n > d->lim.max_body) {
+    if (n == 0) {
+        /* END_STREAM alone */
+    } else if (m->body.len + n > d->lim.max_body) {
         size_t room = d->lim.max_body - m->body.len;
         rr_buf_add(&m->body, p, room);
         m->capped = 1;
@@ -796,10 +803,64 @@ proto:
     return kill_conn(d, "HTTP/2 framing error");
 }
 
+/* DATA frames longer than what is at hand are read as they arrive, their payload going
+ * straight into the stream's body instead of being buffered whole and copied again. */
+static int streamable(const struct side *sd, const uint8_t *hdr)
+{
+    return hdr[3] == F_DATA && !sd->hb_stream && be24(hdr) > 0;
+}
+
+static int data_done(struct rr_h2d *d, enum rr_dir dir, uint64_t ts)
+{
+    struct side *sd = &d->side[dir];
+    sd->data_left = 0;
+    if (!sd->data_end)
+        return RR_OK;
+    return on_data(d, dir, sd->data_id, NULL, 0, 1, ts);
+}
+
+/* hdr: the 9-byte frame header; pad: the pad length byte when PADDED. */
+static int data_begin(struct rr_h2d *d, enum rr_dir dir, const uint8_t *hdr, uint8_t pad,
+                      uint64_t ts)
+{
+    struct side *sd = &d->side[dir];
+    size_t left = be24(hdr);
+    uint8_t flags = hdr[4];
+
+    d->stats.frames++;
+    sd->data_id = be31(hdr + 5);
+    sd->data_end = flags & FL_END_STREAM;
+    sd->data_pad = 0;
+    if (sd->data_id == 0)
+        return kill_conn(d, "HTTP/2 framing error");
+    if (flags & FL_PADDED) {
+        left -= 1;
+        sd->data_pad = pad;
+        if (sd->data_pad > left)
+            return kill_conn(d, "HTTP/2 framing error");
+    }
+    sd->data_left = left;
+    return left == 0 ? data_done(d, dir, ts) : RR_OK;
+}
+
+static int data_more(struct rr_h2d *d, enum rr_dir dir, const uint8_t *p, size_t k,
+                     uint64_t ts)
+{
+    struct side *sd = &d->side[dir];
+    size_t body_left = sd->data_left > sd->data_pad ? sd->data_left - sd->data_pad : 0;
+    size_t take = k < body_left ? k : body_left;
+    int rc;
+
+    if (take && (rc = on_data(d, dir, sd->data_id, p, take, 0, ts)))
+        return rc;
+    sd->data_left -= k;
+    return sd->data_left == 0 ? data_done(d, dir, ts) : RR_OK;
+}
+
 int rr_h2d_feed(struct rr_h2d *d, enum rr_dir dir, const uint8_t *p, size_t n, uint64_t ts_us)
 {
     struct side *sd = &d->side[dir];
-    int rc;
+    int rc = RR_OK;
 
     if (d->err)
         return d->err;
@@ -819,46 +880,64 @@ int rr_h2d_feed(struct rr_h2d *d, enum rr_dir dir, const uint8_t *p, size_t n, u
         p += k;
         n -= k;
     }
-    /* Frames wholly inside p are read in place; only a partial one is buffered. */
-    while (n > 0 && !d->dead && !d->err) {
-        if (sd->in.len > 0 || n < 9) {
-            if (sd->in.len == 0)
-                sd->in_ts = ts_us;
-            size_t need = 9;
-            if (sd->in.len >= 9)
-                need = 9 + be24(sd->in.p);
-            else if (sd->in.len + n >= 9) {
-                uint8_t hdr[9];
-                memcpy(hdr, sd->in.p, sd->in.len);
-                memcpy(hdr + sd->in.len, p, 9 - sd->in.len);
-                need = 9 + be24(hdr);
-            }
-            size_t k = need - sd->in.len;
-            if (k > n)
-                k = n;
-            rr_buf_add(&sd->in, p, k);
+    /* Frames wholly inside p are read in place; only a partial one is buffered (a DATA frame
+     * only up to its header). */
+    while (n > 0 && !d->dead && !d->err && rc == RR_OK) {
+        if (sd->data_left) {
+            size_t k = n < sd->data_left ? n : sd->data_left;
+            rc = data_more(d, dir, p, k, ts_us);
             p += k;
             n -= k;
-            if (sd->in.len < 9 || sd->in.len < 9 + be24(sd->in.p))
-                break;
-            rc = on_frame(d, dir, sd->in.p, sd->in_ts, ts_us);
+            continue;
+        }
+        if (sd->in.len > 0 || n < 10) {
+            if (sd->in.len == 0)
+                sd->in_ts = ts_us;
+            if (sd->in.len < 9) {
+                size_t k = 9 - sd->in.len < n ? 9 - sd->in.len : n;
+                rr_buf_add(&sd->in, p, k);
+                p += k;
+                n -= k;
+                if (sd->in.len < 9)
+                    break;
+            }
+            /* The header is in: it says how much more is needed. */
+            size_t need = streamable(sd, sd->in.p) ? ((sd->in.p[4] & FL_PADDED) ? 10 : 9)
+                                                   : 9 + be24(sd->in.p);
+            if (sd->in.len < need) {
+                size_t k = need - sd->in.len < n ? need - sd->in.len : n;
+                rr_buf_add(&sd->in, p, k);
+                p += k;
+                n -= k;
+                if (sd->in.len < need)
+                    break;
+            }
+            if (streamable(sd, sd->in.p)) {
+                rc = data_begin(d, dir, sd->in.p, sd->in.len > 9 ? sd->in.p[9] : 0, ts_us);
+            } else {
+                rc = on_frame(d, dir, sd->in.p, sd->in_ts, ts_us);
+            }
             rr_buf_reset(&sd->in);
-            if (rc)
-                return rc;
             continue;
         }
         size_t flen = 9 + be24(p);
-        if (flen > n) {
+        if (flen <= n) {
+            rc = on_frame(d, dir, p, ts_us, ts_us);
+            p += flen;
+            n -= flen;
+        } else if (streamable(sd, p)) {
+            size_t hl = (p[4] & FL_PADDED) ? 10 : 9;
+            rc = data_begin(d, dir, p, p[9], ts_us);
+            p += hl;
+            n -= hl;
+        } else {
             sd->in_ts = ts_us;
             rr_buf_add(&sd->in, p, n);
-            break;
+            n = 0;
         }
-        rc = on_frame(d, dir, p, ts_us, ts_us);
-        if (rc)
-            return rc;
-        p += flen;
-        n -= flen;
     }
+    if (rc)
+        return rc;
     if (d->dead)
         d->stats.skipped_bytes += n;
     return d->err;

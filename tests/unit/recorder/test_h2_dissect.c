@@ -31,6 +31,7 @@ struct resp_plan {
     int push;         /* push /pushed.css before answering */
     int rst;          /* reset the stream instead of answering */
     size_t big_header; /* a response header this long (forces CONTINUATION) */
+    int empty_data;    /* end with an empty DATA frame rather than END_STREAM on HEADERS */
 };
 
 static void plan_for(const char *path, struct resp_plan *p)
@@ -54,6 +55,8 @@ static void plan_for(const char *path, struct resp_plan *p)
         p->rst = 1;
     if (strstr(path, "/longhdr"))
         p->big_header = 40000;
+    if (strstr(path, "/zero"))
+        p->body_len = 0, p->empty_data = 1;
     if (strstr(path, "/404"))
         p->status = 404;
 }
@@ -222,7 +225,7 @@ static void respond(struct wire *w, struct srv_stream *s)
     }
     dp.source.ptr = s;
     dp.read_callback = body_read;
-    assert_int_equal(nghttp2_submit_response(w->srv, s->id, nv, n, s->body_len || p.trailers ? &dp : NULL), 0);
+    assert_int_equal(nghttp2_submit_response(w->srv, s->id, nv, n, s->body_len || p.trailers || p.empty_data ? &dp : NULL), 0);
     free(big);
 }
 
@@ -576,13 +579,13 @@ static void test_features(void **state)
     struct wire w;
     static struct sink_state st;
     const char *paths[] = {"/trailers", "/early", "/push", "/gzip", "/longhdr", "/empty",
-                           "/404", "/srvrst"};
-    int32_t ids[8];
+                           "/404", "/srvrst", "/zero"};
+    int32_t ids[9];
     size_t unpadded_len = 0;
 
     for (int pad = 0; pad <= 1; pad++) {
         wire_init(&w, pad, 0);
-        for (int i = 0; i < 8; i++)
+        for (int i = 0; i < 9; i++)
             ids[i] = request(&w, "GET", paths[i], 0, NULL, NULL);
         pump(&w);
         /* The padded run really carries padding (37 bytes per DATA and HEADERS frame). */
@@ -596,11 +599,11 @@ static void test_features(void **state)
             assert_int_equal(hs.errors, 0);
             assert_int_equal(hs.pushes, 1);
             rr_h2d_free(&d);
-            assert_int_equal(st.n, 9);
+            assert_int_equal(st.n, 10);
             /* Emitted in the order the requests started (the push was promised last). */
-            for (int i = 0; i < 8; i++)
+            for (int i = 0; i < 9; i++)
                 assert_int_equal(st.g[i].x.h2_stream, (uint32_t)ids[i]);
-            assert_int_equal(st.g[8].x.h2_stream, 2);
+            assert_int_equal(st.g[9].x.h2_stream, 2);
 
             struct got *g = by_stream(&st, (uint32_t)ids[0]);
             check_plain(g, "/trailers", 100);
@@ -641,6 +644,9 @@ static void test_features(void **state)
             g = by_stream(&st, (uint32_t)ids[6]);
             check_plain(g, "/404", 100);
             assert_int_equal(g->x.status, 404);
+
+            /* An empty DATA frame with END_STREAM ends this one: a 9-byte frame, alone. */
+            check_plain(by_stream(&st, (uint32_t)ids[8]), "/zero", 0);
 
             g = by_stream(&st, (uint32_t)ids[7]);
             assert_non_null(g);
