@@ -1035,12 +1035,12 @@ int rr_h2d_new_upgraded(struct rr_h2d **out, const struct rr_dissect_sink *sink,
                       (*out)->lim.max_headers);
         s->t_req_start = up->t_req_start_us;
         s->t_req_end = up->t_req_end_us;
-        if (up->n_interim < RR_MAX_INTERIM) {
+        /* Interim answers the HTTP/1.1 request got (100 Continue) stay; the 101 itself is
+         * the HTTP/1.1 exchange's status, as in tshark's view. */
+        if (up->n_interim <= RR_MAX_INTERIM) {
             memcpy(s->interim, up->interim, sizeof(s->interim));
             s->n_interim = up->n_interim;
         }
-        if (s->n_interim < RR_MAX_INTERIM)
-            s->interim[s->n_interim++] = 101;
     }
     if (req_len) {
         size_t k = req_len > (*out)->lim.max_body ? (*out)->lim.max_body : req_len;
