@@ -7,7 +7,6 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -289,10 +288,21 @@ static void conn_close(struct rr_proxy *px, size_t i)
     px->c[i] = px->c[--px->nc];
 }
 
-static void set_nonblock(int fd)
+#define CONNECT_TIMEOUT_MS 3000
+
+static int connect_wait(int fd, const struct sockaddr_storage *a, socklen_t al, int ms)
 {
-    int fl = fcntl(fd, F_GETFL);
-    (void)fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+    struct pollfd p = {.fd = fd, .events = POLLOUT};
+    int err = 0;
+    socklen_t el = sizeof(err);
+
+    if (connect(fd, (const struct sockaddr *)a, al) == 0)
+        return 0;
+    if (errno != EINPROGRESS)
+        return -1;
+    if (poll(&p, 1, ms) != 1 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) || err)
+        return -1;
+    return 0;
 }
 
 static void do_accept(struct rr_proxy *px)
@@ -310,16 +320,16 @@ static void do_accept(struct rr_proxy *px)
         close(cfd);
         return;
     }
-    /* Loopback and LAN upstreams answer at once: a blocking connect keeps this simple. */
-    ufd = socket(px->up.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (ufd < 0 || connect(ufd, (struct sockaddr *)&px->up, px->uplen) != 0) {
+    /* Loopback and LAN upstreams answer at once: waiting for the connect here keeps this
+     * simple, and the timeout bounds how long an unreachable upstream stalls the others. */
+    ufd = socket(px->up.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (ufd < 0 || connect_wait(ufd, &px->up, px->uplen, CONNECT_TIMEOUT_MS) != 0) {
         px->st.refused++;
         if (ufd >= 0)
             close(ufd);
         close(cfd);
         return;
     }
-    set_nonblock(ufd);
     int one = 1;
     (void)setsockopt(ufd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     (void)setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));

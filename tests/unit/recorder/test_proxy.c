@@ -453,6 +453,35 @@ static void test_h2c(void **state)
     run_case(1);
 }
 
+/* An upstream that refuses: the client's connection is closed and counted, nothing stored,
+ * and the proxy keeps running. */
+static void test_upstream_down(void **state)
+{
+    static struct px p;
+    char path[512];
+    struct rr_store *s = open_store(path, sizeof(path));
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t al = sizeof(a);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+    /* A port that was free a moment ago: nothing listens there. */
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &al), 0);
+    close(fd);
+    proxy_start(&p, s, ntohs(a.sin_port));
+    CURL *c = curl_easy_init();
+    char url[64];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%u/", p.port);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 5L);
+    assert_int_not_equal(curl_easy_perform(c), CURLE_OK);
+    curl_easy_cleanup(c);
+    proxy_stop(&p);
+    assert_int_equal(p.st.refused, 1);
+    assert_int_equal(p.st.exchanges, 0);
+    drop_store(&s, path);
+}
+
 static void test_bad_options(void **state)
 {
     struct rr_proxy_opts o = {.listen = "127.0.0.1:0", .upstream = "https://x.test"};
@@ -476,6 +505,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bad_options),
         cmocka_unit_test(test_h2c),
+        cmocka_unit_test(test_upstream_down),
     };
     curl_global_init(CURL_GLOBAL_DEFAULT);
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
