@@ -21,7 +21,10 @@ static size_t body_len;
 static struct rr_buf c2s, s2c;
 static uint8_t *body;
 
-#define NV(n, v) {(uint8_t *)(n), (uint8_t *)(v), strlen(n), strlen(v), NGHTTP2_NV_FLAG_NONE}
+#define NV(n, v)                                                                                   \
+    {                                                                                              \
+        (uint8_t *)(n), (uint8_t *)(v), strlen(n), strlen(v), NGHTTP2_NV_FLAG_NONE                 \
+    }
 
 static ssize_t rd(nghttp2_session *s, int32_t id, uint8_t *buf, size_t len, uint32_t *fl,
                   nghttp2_data_source *src, void *ud)
@@ -54,10 +57,13 @@ static void submit_all(nghttp2_session *cli, int n)
     for (int i = 0; i < n; i++) {
         char path[64];
         snprintf(path, sizeof(path), "/api/items/%d?page=%d", i, i % 7);
-        nghttp2_nv nv[] = {NV(":method", "GET"), NV(":scheme", "http"),
-                           NV(":authority", "shop.example:8080"), NV(":path", path),
+        nghttp2_nv nv[] = {NV(":method", "GET"),
+                           NV(":scheme", "http"),
+                           NV(":authority", "shop.example:8080"),
+                           NV(":path", path),
                            NV("user-agent", "Mozilla/5.0 (X11; Linux x86_64) bench/1"),
-                           NV("accept", "application/json"), NV("accept-language", "en-US"),
+                           NV("accept", "application/json"),
+                           NV("accept-language", "en-US"),
                            NV("cookie", "session=0123456789abcdef0123456789abcdef")};
         nghttp2_submit_request(cli, NULL, nv, 8, NULL, NULL);
     }
@@ -196,8 +202,8 @@ int main(int argc, char **argv)
     }
     t_peer = now() - t0;
 
-    printf("conversation: %d requests, %zu-byte responses, %zu bytes on the wire; %d rounds\n",
-           n, body_len, c2s.len + s2c.len, rounds);
+    printf("conversation: %d requests, %zu-byte responses, %zu bytes on the wire; %d rounds\n", n,
+           body_len, c2s.len + s2c.len, rounds);
     printf("dissector:        %8.1f MB/s  %9.0f exchanges/s\n", mb / t_ours,
            (double)n * rounds / t_ours);
     printf("nghttp2 sessions: %8.1f MB/s  %9.0f exchanges/s\n", mb / t_peer,

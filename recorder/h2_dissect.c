@@ -20,7 +20,7 @@
 #include "rr/buf.h"
 #include "rr/err.h"
 
-#define PREFACE "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+#define PREFACE     "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 #define PREFACE_LEN 24
 
 enum {
@@ -35,9 +35,14 @@ enum {
     F_WINDOW_UPDATE = 8,
     F_CONTINUATION = 9,
 };
-enum { FL_END_STREAM = 0x1, FL_END_HEADERS = 0x4, FL_PADDED = 0x8, FL_PRIORITY = 0x20 };
+enum {
+    FL_END_STREAM = 0x1,
+    FL_END_HEADERS = 0x4,
+    FL_PADDED = 0x8,
+    FL_PRIORITY = 0x20
+};
 
-#define DEF_MAX_BODY (64u << 20)
+#define DEF_MAX_BODY    (64u << 20)
 #define DEF_MAX_HEADERS (256u << 10)
 #define DEF_MAX_PENDING 1024u
 /* The largest frame the protocol can frame (24-bit length); bounds the partial-frame buffer. */
@@ -83,38 +88,45 @@ struct strm {
 };
 
 /* Where the header block being decoded goes. */
-enum hb_target { HB_NONE, HB_REQ, HB_REQ_TRAILER, HB_RESP, HB_RESP_TRAILER, HB_DISCARD };
+enum hb_target {
+    HB_NONE,
+    HB_REQ,
+    HB_REQ_TRAILER,
+    HB_RESP,
+    HB_RESP_TRAILER,
+    HB_DISCARD
+};
 
 struct side {
-    struct rr_buf in;      /* a partial frame */
-    uint64_t in_ts;        /* capture time of the first byte of in */
-    size_t preface_left;   /* client side: bytes of the preface still expected */
+    struct rr_buf in;    /* a partial frame */
+    uint64_t in_ts;      /* capture time of the first byte of in */
+    size_t preface_left; /* client side: bytes of the preface still expected */
     nghttp2_hd_inflater *inf;
-    uint32_t hb_stream;    /* stream the header block in progress describes; 0: none */
-    uint32_t hb_cont_id;   /* stream its CONTINUATION frames come on (the promise's carrier) */
+    uint32_t hb_stream;  /* stream the header block in progress describes; 0: none */
+    uint32_t hb_cont_id; /* stream its CONTINUATION frames come on (the promise's carrier) */
     enum hb_target hb_to;
     int hb_status_interim; /* the response block in progress is a 1xx */
     int hb_end_stream;     /* the HEADERS that opened the block had END_STREAM */
     uint64_t hb_ts;
     /* A DATA frame being read as it arrives (see data_begin). */
-    size_t data_left;      /* payload bytes still to come, padding included */
-    size_t data_pad;       /* padding bytes at its end */
+    size_t data_left; /* payload bytes still to come, padding included */
+    size_t data_pad;  /* padding bytes at its end */
     uint32_t data_id;
-    int data_end;          /* it has END_STREAM */
+    int data_end; /* it has END_STREAM */
 };
 
 struct rr_h2d {
     struct rr_dissect_sink sink;
     struct rr_dissect_limits lim;
     struct side side[2];
-    struct strm **st; /* open streams, oldest first */
+    struct strm **st;  /* open streams, oldest first */
     struct strm **tab; /* the same streams by id: open addressing, linear probing */
     size_t tcap;       /* a power of two, at least twice nst */
     size_t nst, cap;
     size_t ndone;      /* finished streams held back so that emission follows request order */
     size_t done_bytes; /* body bytes they hold */
-    int dead;  /* a gap or a protocol error: the rest of the connection is skipped */
-    int err;   /* sticky: the sink's abort code */
+    int dead;          /* a gap or a protocol error: the rest of the connection is skipped */
+    int err;           /* sticky: the sink's abort code */
     struct rr_h2d_stats stats;
     /* scratch reused by emit */
     struct rr_header *hv;
@@ -157,8 +169,7 @@ static uint32_t be24(const uint8_t *p)
 
 static uint32_t be31(const uint8_t *p)
 {
-    return ((uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]) &
-           0x7fffffffu;
+    return ((uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]) & 0x7fffffffu;
 }
 
 static void hlist_fini(struct hlist *h)
@@ -419,7 +430,7 @@ static int emit(struct rr_h2d *d, struct strm *s, uint32_t extra_flags)
  * which flows replay), not the order streams finished. A finished stream waits for older
  * ones, but only so long: past HOLD_MAX streams or HOLD_BYTES of bodies (a long poll or an
  * event stream that stays open), the finished ones go out ahead of it. */
-#define HOLD_MAX 64u
+#define HOLD_MAX   64u
 #define HOLD_BYTES (8u << 20)
 
 static int drain(struct rr_h2d *d, int force)
@@ -566,8 +577,7 @@ static void on_field(struct rr_h2d *d, struct side *sd, struct strm *s, const ng
 }
 
 /* Decodes one fragment of a header block; last: it ends the block. */
-static int inflate_fragment(struct rr_h2d *d, struct side *sd, const uint8_t *p, size_t n,
-                            int last)
+static int inflate_fragment(struct rr_h2d *d, struct side *sd, const uint8_t *p, size_t n, int last)
 {
     struct strm *s = sd->hb_to == HB_DISCARD ? NULL : find(d, sd->hb_stream);
 
@@ -724,8 +734,7 @@ static int unpad(const uint8_t **p, size_t *n, uint8_t flags)
 }
 
 /* One whole frame from side dir. ts: capture time of its first byte; now: of its last. */
-static int on_frame(struct rr_h2d *d, enum rr_dir dir, const uint8_t *f, uint64_t ts,
-                    uint64_t now)
+static int on_frame(struct rr_h2d *d, enum rr_dir dir, const uint8_t *f, uint64_t ts, uint64_t now)
 {
     struct side *sd = &d->side[dir];
     size_t n = be24(f);
@@ -791,7 +800,7 @@ static int on_frame(struct rr_h2d *d, enum rr_dir dir, const uint8_t *f, uint64_
          * SETTINGS_HEADER_TABLE_SIZE needs no tracking (see HPACK_TABLE_MAX). */
         return RR_OK;
     }
-fragment: {
+fragment : {
     int last = (flags & FL_END_HEADERS) != 0;
     if (inflate_fragment(d, sd, p, n, last))
         return kill_conn(d, "HPACK decoding failed");
@@ -843,8 +852,7 @@ static int data_begin(struct rr_h2d *d, enum rr_dir dir, const uint8_t *hdr, uin
     return left == 0 ? data_done(d, dir, ts) : RR_OK;
 }
 
-static int data_more(struct rr_h2d *d, enum rr_dir dir, const uint8_t *p, size_t k,
-                     uint64_t ts)
+static int data_more(struct rr_h2d *d, enum rr_dir dir, const uint8_t *p, size_t k, uint64_t ts)
 {
     struct side *sd = &d->side[dir];
     size_t body_left = sd->data_left > sd->data_pad ? sd->data_left - sd->data_pad : 0;
@@ -985,8 +993,7 @@ static int make(struct rr_h2d **out, const struct rr_dissect_sink *sink,
         rc = rr_rec__from_ng(nghttp2_hd_inflate_new(&d->side[i].inf));
         if (rc)
             goto fail;
-        rc = rr_rec__from_ng(nghttp2_hd_inflate_change_table_size(d->side[i].inf,
-                                                                   HPACK_TABLE_MAX));
+        rc = rr_rec__from_ng(nghttp2_hd_inflate_change_table_size(d->side[i].inf, HPACK_TABLE_MAX));
         if (rc)
             goto fail;
     }

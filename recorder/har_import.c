@@ -165,7 +165,7 @@ static int b64_decode(const char *s, size_t n, struct rr_buf *out)
     int bits = 0;
     for (size_t i = 0; i < n; i++) {
         int c = (unsigned char)s[i];
-        if (c == '=' )
+        if (c == '=')
             break;
         if (isspace(c))
             continue;
@@ -234,11 +234,10 @@ static int conn_for(struct imp *im, json_t *e, const struct rr_view scheme,
     if (json_is_string(cj))
         snprintf(key, sizeof(key), "%s|%.*s", json_string_value(cj), (int)auth.len, auth.p);
     else if (json_is_integer(cj))
-        snprintf(key, sizeof(key), "%lld|%.*s", (long long)json_integer_value(cj),
-                 (int)auth.len, auth.p);
-    else
-        snprintf(key, sizeof(key), "%.*s://%.*s", (int)scheme.len, scheme.p, (int)auth.len,
+        snprintf(key, sizeof(key), "%lld|%.*s", (long long)json_integer_value(cj), (int)auth.len,
                  auth.p);
+    else
+        snprintf(key, sizeof(key), "%.*s://%.*s", (int)scheme.len, scheme.p, (int)auth.len, auth.p);
     for (size_t i = 0; i < im->nconns; i++) {
         struct hconn *h = &im->conns[i];
         if (strcmp(h->key, key) == 0) {
@@ -344,13 +343,13 @@ static int import_entry(struct imp *im, json_t *e, size_t idx)
 
     x.n_req_headers = add_headers(im, 0, json_object_get(req, "headers"), &bad);
     if (bad)
-        return fail(im, RR_EPARSE, "entry %zu: request.headers[%d] needs a name and a value",
-                    idx, bad - 1);
+        return fail(im, RR_EPARSE, "entry %zu: request.headers[%d] needs a name and a value", idx,
+                    bad - 1);
     json_t *rh = json_object_get(resp, "headers");
     x.n_resp_headers = json_is_array(rh) ? add_headers(im, x.n_req_headers, rh, &bad) : 0;
     if (bad)
-        return fail(im, RR_EPARSE, "entry %zu: response.headers[%d] needs a name and a value",
-                    idx, bad - 1);
+        return fail(im, RR_EPARSE, "entry %zu: response.headers[%d] needs a name and a value", idx,
+                    bad - 1);
     x.req_headers = im->hv;
     x.resp_headers = im->hv + x.n_req_headers;
     /* A HAR keeps the Host of HTTP/1.1 requests as a header; it wins over the URL. */
@@ -374,8 +373,10 @@ static int import_entry(struct imp *im, json_t *e, size_t idx)
                 json_t *pp = json_array_get(params, i);
                 const char *n = str_at(pp, "name"), *v = str_at(pp, "value");
                 if (!n)
-                    return fail(im, RR_EPARSE, "entry %zu: request.postData.params[%zu] "
-                                "needs a name", idx, i);
+                    return fail(im, RR_EPARSE,
+                                "entry %zu: request.postData.params[%zu] "
+                                "needs a name",
+                                idx, i);
                 if (i)
                     rr_buf_addc(&im->req, '&');
                 url_encode_into(&im->req, n);
@@ -403,8 +404,7 @@ static int import_entry(struct imp *im, json_t *e, size_t idx)
         const char *enc = str_at(content, "encoding");
         if (enc && strcasecmp(enc, "base64") == 0) {
             if (b64_decode(text, strlen(text), &im->resp))
-                return fail(im, RR_EPARSE, "entry %zu: response.content.text is not base64",
-                            idx);
+                return fail(im, RR_EPARSE, "entry %zu: response.content.text is not base64", idx);
         } else {
             rr_buf_add(&im->resp, text, strlen(text));
         }
@@ -419,8 +419,7 @@ static int import_entry(struct imp *im, json_t *e, size_t idx)
         x.resp_wire_len = (uint64_t)json_integer_value(csz);
     else
         x.resp_wire_len = im->resp.len;
-    if (rr_exchange_header(x.resp_headers, x.n_resp_headers, "content-encoding").p &&
-        im->resp.len)
+    if (rr_exchange_header(x.resp_headers, x.n_resp_headers, "content-encoding").p && im->resp.len)
         x.flags |= RR_XF_DECODED;
 
     rc = conn_for(im, e, scheme, auth, x.version, t0, x.t_resp_end_us, &x.conn_id);

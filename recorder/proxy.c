@@ -23,12 +23,17 @@
 #include "rr/proxy.h"
 #include "rr/util.h"
 
-#define RELAY_MAX (1u << 20)
+#define RELAY_MAX  (1u << 20)
 #define READ_CHUNK 65536
 
 /* Which dissector a connection's bytes go to: chosen from the client's first bytes (the
  * HTTP/2 preface or not). */
-enum { DISS_NONE, DISS_H2, DISS_H1, DISS_SKIP };
+enum {
+    DISS_NONE,
+    DISS_H2,
+    DISS_H1,
+    DISS_SKIP
+};
 
 struct rr_proxy_diss {
     int kind;
@@ -42,8 +47,8 @@ static void rr_proxy__diss_init(struct rr_proxy_diss *d, const struct rr_dissect
     d->sink = *sink;
 }
 
-static int rr_proxy__diss_feed(struct rr_proxy_diss *d, enum rr_dir dir, const uint8_t *p,
-                               size_t n, uint64_t ts)
+static int rr_proxy__diss_feed(struct rr_proxy_diss *d, enum rr_dir dir, const uint8_t *p, size_t n,
+                               uint64_t ts)
 {
     int rc;
     if (d->kind == DISS_NONE) {
@@ -83,10 +88,10 @@ static void rr_proxy__diss_free(struct rr_proxy_diss *d)
 }
 
 struct pconn {
-    int fd[2];             /* [RR_DIR_C2S] the client, [RR_DIR_S2C] the upstream */
-    struct rr_buf out[2];  /* bytes waiting to be written to fd[i] */
-    int eof[2];            /* fd[i] reached end of file */
-    int shut[2];           /* fd[i] has been shut down for writing */
+    int fd[2];            /* [RR_DIR_C2S] the client, [RR_DIR_S2C] the upstream */
+    struct rr_buf out[2]; /* bytes waiting to be written to fd[i] */
+    int eof[2];           /* fd[i] reached end of file */
+    int shut[2];          /* fd[i] has been shut down for writing */
     struct rr_conn conn;
     struct rr_proxy *px;
     struct rr_proxy_diss diss;
@@ -144,8 +149,8 @@ static int parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *l
     return -1;
 }
 
-static int parse_upstream(const char *url, struct sockaddr_storage *ss, socklen_t *len,
-                          char *why, size_t whylen)
+static int parse_upstream(const char *url, struct sockaddr_storage *ss, socklen_t *len, char *why,
+                          size_t whylen)
 {
     char host[256], port[8] = "80";
     const char *p, *h, *e;
@@ -158,8 +163,10 @@ static int parse_upstream(const char *url, struct sockaddr_storage *ss, socklen_
     h = url + 7;
     e = h + strcspn(h, "/");
     if (*e && strcmp(e, "/") != 0) {
-        snprintf(why, whylen, "--upstream %s: a path prefix is not supported (give the server "
-                 "only)", url);
+        snprintf(why, whylen,
+                 "--upstream %s: a path prefix is not supported (give the server "
+                 "only)",
+                 url);
         return -1;
     }
     if (*h == '[') {

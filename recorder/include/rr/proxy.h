@@ -15,8 +15,8 @@
 #include "rr/store.h"
 
 struct rr_proxy_opts {
-    const char *listen;          /* "[HOST:]PORT"; HOST defaults to 127.0.0.1; PORT 0: any */
-    const char *upstream;        /* "http://HOST[:PORT][/]" */
+    const char *listen;   /* "[HOST:]PORT"; HOST defaults to 127.0.0.1; PORT 0: any */
+    const char *upstream; /* "http://HOST[:PORT][/]" */
     struct rr_store *store;
     uint64_t max_exchanges;      /* stop after this many; 0: no limit */
     uint64_t duration_ms;        /* stop after this long; 0: no limit */
@@ -28,11 +28,11 @@ struct rr_proxy_opts {
 };
 
 struct rr_proxy_stats {
-    uint64_t conns;          /* client connections accepted */
-    uint64_t refused;        /* turned away: upstream unreachable or max_conns reached */
-    uint64_t exchanges;      /* stored */
+    uint64_t conns;     /* client connections accepted */
+    uint64_t refused;   /* turned away: upstream unreachable or max_conns reached */
+    uint64_t exchanges; /* stored */
     uint64_t bytes_c2s, bytes_s2c;
-    uint64_t undissected;    /* connections whose bytes were relayed but not recognised */
+    uint64_t undissected; /* connections whose bytes were relayed but not recognised */
 };
 
 /* Checks the options and parses the addresses. On a bad option returns RR_EUSAGE and writes

@@ -24,12 +24,12 @@
 
 struct resp_plan {
     unsigned status;
-    size_t body_len;  /* bytes of a pattern body */
-    int gzip;         /* send the body gzip-compressed with content-encoding: gzip */
-    int trailers;     /* end with a trailing HEADERS block */
-    int interim;      /* send a 103 before the final response */
-    int push;         /* push /pushed.css before answering */
-    int rst;          /* reset the stream instead of answering */
+    size_t body_len;   /* bytes of a pattern body */
+    int gzip;          /* send the body gzip-compressed with content-encoding: gzip */
+    int trailers;      /* end with a trailing HEADERS block */
+    int interim;       /* send a 103 before the final response */
+    int push;          /* push /pushed.css before answering */
+    int rst;           /* reset the stream instead of answering */
     size_t big_header; /* a response header this long (forces CONTINUATION) */
     int empty_data;    /* end with an empty DATA frame rather than END_STREAM on HEADERS */
 };
@@ -149,7 +149,10 @@ static ssize_t body_read(nghttp2_session *sess, int32_t id, uint8_t *buf, size_t
     return (ssize_t)k;
 }
 
-#define NV(n, v) {(uint8_t *)(n), (uint8_t *)(v), strlen(n), strlen(v), NGHTTP2_NV_FLAG_NONE}
+#define NV(n, v)                                                                                   \
+    {                                                                                              \
+        (uint8_t *)(n), (uint8_t *)(v), strlen(n), strlen(v), NGHTTP2_NV_FLAG_NONE                 \
+    }
 
 static void make_body(struct srv_stream *s, const struct resp_plan *p)
 {
@@ -212,8 +215,7 @@ static void respond(struct wire *w, struct srv_stream *s)
     snprintf(status, sizeof(status), "%u", p.status);
     snprintf(clen, sizeof(clen), "%zu", s->body_len);
     char *big = NULL;
-    nghttp2_nv nv[6] = {NV(":status", status), NV("server", "test"),
-                        NV("content-length", clen)};
+    nghttp2_nv nv[6] = {NV(":status", status), NV("server", "test"), NV("content-length", clen)};
     size_t n = 3;
     if (p.gzip)
         nv[n++] = (nghttp2_nv)NV("content-encoding", "gzip");
@@ -225,7 +227,10 @@ static void respond(struct wire *w, struct srv_stream *s)
     }
     dp.source.ptr = s;
     dp.read_callback = body_read;
-    assert_int_equal(nghttp2_submit_response(w->srv, s->id, nv, n, s->body_len || p.trailers || p.empty_data ? &dp : NULL), 0);
+    assert_int_equal(
+        nghttp2_submit_response(w->srv, s->id, nv, n,
+                                s->body_len || p.trailers || p.empty_data ? &dp : NULL),
+        0);
     free(big);
 }
 
@@ -262,8 +267,7 @@ static int cli_on_close(nghttp2_session *sess, int32_t id, uint32_t code, void *
     return 0;
 }
 
-static ssize_t srv_padding(nghttp2_session *sess, const nghttp2_frame *f, size_t maxlen,
-                           void *ud)
+static ssize_t srv_padding(nghttp2_session *sess, const nghttp2_frame *f, size_t maxlen, void *ud)
 {
     struct wire *w = ud;
     size_t want = f->hd.length + 37;
@@ -375,9 +379,9 @@ static void wire_fini(struct wire *w)
 static int32_t request(struct wire *w, const char *method, const char *path, size_t body_len,
                        nghttp2_data_provider *dp, struct srv_stream *upload)
 {
-    nghttp2_nv nv[] = {NV(":method", method), NV(":scheme", "http"),
-                       NV(":authority", "example.test"), NV(":path", path),
-                       NV("user-agent", "test/1"), NV("accept", "*/*")};
+    nghttp2_nv nv[] = {
+        NV(":method", method), NV(":scheme", "http"),      NV(":authority", "example.test"),
+        NV(":path", path),     NV("user-agent", "test/1"), NV("accept", "*/*")};
     if (body_len) {
         upload->body = malloc(body_len);
         for (size_t i = 0; i < body_len; i++)
@@ -418,8 +422,8 @@ static void copyv(char *dst, size_t cap, struct rr_view v)
     dst[k] = 0;
 }
 
-static int on_x(void *ud, struct rr_exchange *x, const uint8_t *rq, size_t rql,
-                const uint8_t *rs, size_t rsl)
+static int on_x(void *ud, struct rr_exchange *x, const uint8_t *rq, size_t rql, const uint8_t *rs,
+                size_t rsl)
 {
     struct sink_state *st = ud;
     assert_true(st->n < 600);
@@ -469,7 +473,11 @@ static struct got *by_stream(struct sink_state *st, uint32_t id)
     return NULL;
 }
 
-enum split { WHOLE, RANDOM, BYTES };
+enum split {
+    WHOLE,
+    RANDOM,
+    BYTES
+};
 
 /* Feeds the log; ts of segment i is 1000 + i. Returns the dissector for stats (caller frees). */
 static struct rr_h2d *replay(struct wire *w, struct sink_state *st, enum split how,
@@ -578,8 +586,8 @@ static void test_features(void **state)
 {
     struct wire w;
     static struct sink_state st;
-    const char *paths[] = {"/trailers", "/early", "/push", "/gzip", "/longhdr", "/empty",
-                           "/404", "/srvrst", "/zero"};
+    const char *paths[] = {"/trailers", "/early", "/push",   "/gzip", "/longhdr",
+                           "/empty",    "/404",   "/srvrst", "/zero"};
     int32_t ids[9];
     size_t unpadded_len = 0;
 
@@ -746,8 +754,7 @@ static void test_gap_and_garbage(void **state)
     /* Everything up to the middle of the response body, then a gap. */
     size_t fed = 0;
     for (size_t i = 0; i < w.nseg && fed < w.log.len / 2; i++) {
-        assert_int_equal(rr_h2d_feed(d, w.segs[i].dir, w.log.p + w.segs[i].off, w.segs[i].len,
-                                     10),
+        assert_int_equal(rr_h2d_feed(d, w.segs[i].dir, w.log.p + w.segs[i].off, w.segs[i].len, 10),
                          0);
         fed += w.segs[i].len;
     }
@@ -766,8 +773,7 @@ static void test_gap_and_garbage(void **state)
 
     /* Not HTTP/2 at all: skipped, never an error or a crash. */
     assert_int_equal(rr_h2d_new(&d, &sink, NULL), 0);
-    assert_int_equal(rr_h2d_feed(d, RR_DIR_C2S, (const uint8_t *)"GET / HTTP/1.1\r\n", 16, 1),
-                     0);
+    assert_int_equal(rr_h2d_feed(d, RR_DIR_C2S, (const uint8_t *)"GET / HTTP/1.1\r\n", 16, 1), 0);
     rr_h2d_get_stats(d, &hs);
     assert_true(hs.dead);
     assert_int_equal(rr_h2d_finish(d, 2), 0);
@@ -777,8 +783,8 @@ static void test_gap_and_garbage(void **state)
     assert_false(rr_h2d_is_preface((const uint8_t *)"PRI * HTTP/1.1", 14));
 }
 
-static int stop_sink(void *ud, struct rr_exchange *x, const uint8_t *a, size_t al,
-                     const uint8_t *b, size_t bl)
+static int stop_sink(void *ud, struct rr_exchange *x, const uint8_t *a, size_t al, const uint8_t *b,
+                     size_t bl)
 {
     return -42;
 }
@@ -810,8 +816,8 @@ static void test_sink_abort_and_pending_cap(void **state)
     sink.ud = &st;
     assert_int_equal(rr_h2d_new(&d, &sink, &lim), 0);
     for (size_t i = 0; i < w.nseg; i++)
-        assert_int_equal(
-            rr_h2d_feed(d, w.segs[i].dir, w.log.p + w.segs[i].off, w.segs[i].len, 1), 0);
+        assert_int_equal(rr_h2d_feed(d, w.segs[i].dir, w.log.p + w.segs[i].off, w.segs[i].len, 1),
+                         0);
     assert_int_equal(rr_h2d_finish(d, 2), 0);
     struct rr_h2d_stats hs;
     rr_h2d_get_stats(d, &hs);

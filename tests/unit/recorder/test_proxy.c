@@ -84,8 +84,8 @@ struct h2s {
     size_t body_len[64], body_off[64];
 };
 
-static ssize_t h2_read(nghttp2_session *s, int32_t id, uint8_t *buf, size_t len,
-                       uint32_t *fl, nghttp2_data_source *src, void *ud)
+static ssize_t h2_read(nghttp2_session *s, int32_t id, uint8_t *buf, size_t len, uint32_t *fl,
+                       nghttp2_data_source *src, void *ud)
 {
     struct h2s *h = ud;
     int i = (id / 2) % 64;
@@ -112,8 +112,7 @@ static int h2_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *
     return 0;
 }
 
-static int h2_data(nghttp2_session *s, uint8_t fl, int32_t id, const uint8_t *p, size_t n,
-                   void *ud)
+static int h2_data(nghttp2_session *s, uint8_t fl, int32_t id, const uint8_t *p, size_t n, void *ud)
 {
     struct h2s *h = ud;
     h->req_len[(id / 2) % 64] += n;
