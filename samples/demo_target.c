@@ -989,7 +989,10 @@ struct conn {
     struct ev ev;
     int fd;
     uint64_t id;
-    bool h2, closed, want_out, stop_parsing, close_after_write;
+    bool h2, closed, stop_parsing, close_after_write, eof;
+    uint32_t evmask;   /* what epoll watches now */
+    int npending;      /* delayed responses still waiting for their timer */
+    size_t slot_bytes; /* HTTP/1 responses queued behind a delayed one */
     struct loop *loop;
     struct sbuf wbuf;
     size_t woff;
@@ -1052,15 +1055,21 @@ static void timers_drop_conn(struct loop *l, struct conn *c)
     }
 }
 
+/* Reading stops at the peer's EOF (level-triggered epoll would report it forever) and while
+ * a client that does not read has too much output queued. */
 static void conn_update_events(struct conn *c)
 {
-    bool want_out = c->wbuf.len > c->woff;
-    if (want_out == c->want_out)
+    size_t queued = c->wbuf.len - c->woff;
+    uint32_t ev = 0;
+    if (!c->eof && queued + c->slot_bytes < MAX_PENDING_OUT)
+        ev |= EPOLLIN | EPOLLRDHUP;
+    if (queued)
+        ev |= EPOLLOUT;
+    if (ev == c->evmask)
         return;
-    struct epoll_event e = {.events = EPOLLIN | EPOLLRDHUP | (want_out ? EPOLLOUT : 0),
-                            .data.ptr = c};
+    struct epoll_event e = {.events = ev, .data.ptr = c};
     epoll_ctl(c->loop->ep, EPOLL_CTL_MOD, c->fd, &e);
-    c->want_out = want_out;
+    c->evmask = ev;
 }
 
 static void conn_write(struct conn *c)
@@ -1080,7 +1089,7 @@ static void conn_write(struct conn *c)
     }
     if (c->woff == c->wbuf.len) {
         c->woff = c->wbuf.len = 0;
-        if (c->close_after_write) {
+        if (c->close_after_write && c->npending == 0 && !c->slots) {
             conn_close(c);
             return;
         }
@@ -1161,6 +1170,7 @@ static void h1_queue(struct conn *c, struct sbuf *resp_bytes, uint32_t delay_ms,
     if (!s)
         abort();
     s->out = *resp_bytes;
+    c->slot_bytes += s->out.len;
     *resp_bytes = (struct sbuf){0};
     s->ready = delay_ms == 0;
     s->close_after = close_after;
@@ -1176,6 +1186,7 @@ static void h1_queue(struct conn *c, struct sbuf *resp_bytes, uint32_t delay_ms,
         t->due = now_ms() + delay_ms;
         t->c = c;
         t->slot = s;
+        c->npending++;
         timer_add(c->loop, t);
     }
 }
@@ -1186,6 +1197,7 @@ static void h1_drain_slots(struct conn *c)
     while (c->slots && c->slots->ready) {
         struct slot *s = c->slots;
         sb_add(&c->wbuf, s->out.p, s->out.len);
+        c->slot_bytes -= s->out.len;
         if (s->close_after)
             c->close_after_write = true;
         c->slots = s->next;
@@ -1478,6 +1490,7 @@ static int h2_on_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *ud
         t->due = now_ms() + st->resp.delay_ms;
         t->c = c;
         t->stream_id = f->hd.stream_id;
+        c->npending++;
         timer_add(c->loop, t);
         st->responded = true; /* pending */
         return 0;
@@ -1554,7 +1567,8 @@ static void conn_new(struct loop *l, int fd, bool h2)
     }
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    struct epoll_event e = {.events = EPOLLIN | EPOLLRDHUP, .data.ptr = c};
+    c->evmask = EPOLLIN | EPOLLRDHUP;
+    struct epoll_event e = {.events = c->evmask, .data.ptr = c};
     if (epoll_ctl(l->ep, EPOLL_CTL_ADD, fd, &e) != 0) {
         if (c->ng)
             nghttp2_session_del(c->ng);
@@ -1624,11 +1638,9 @@ static void conn_readable(struct conn *c)
     for (int rounds = 0; rounds < 4; rounds++) {
         ssize_t n = recv(c->fd, buf, sizeof(buf), 0);
         if (n == 0) {
-            /* Peer finished sending: answer what is queued, then close. */
-            if (c->wbuf.len == c->woff && !c->slots)
-                conn_close(c);
-            else
-                c->close_after_write = true;
+            /* Peer finished sending: answer what is queued and delayed, then close. */
+            c->eof = true;
+            c->close_after_write = true;
             break;
         }
         if (n < 0) {
@@ -1648,8 +1660,8 @@ static void conn_readable(struct conn *c)
         } else if (!c->stop_parsing) {
             h1_feed(c, buf, (size_t)n);
         }
-        if (c->wbuf.len - c->woff > MAX_PENDING_OUT)
-            break; /* the client is not reading: stop reading until it does */
+        if (c->wbuf.len - c->woff + c->slot_bytes > MAX_PENDING_OUT)
+            break; /* the client is not reading: conn_update_events stops reading */
         if ((size_t)n < sizeof(buf))
             break;
     }
@@ -1663,6 +1675,7 @@ static void fire_timers(struct loop *l)
         struct timer *t = l->timers;
         l->timers = t->next;
         struct conn *c = t->c;
+        c->npending--;
         if (c->h2) {
             struct h2stream *st = nghttp2_session_get_stream_user_data(c->ng, t->stream_id);
             if (st && h2_submit(c, t->stream_id, st) != 0)
@@ -1711,6 +1724,10 @@ static void *loop_run(void *arg)
                 struct conn *c = (struct conn *)ev;
                 if (c->closed)
                     continue;
+                if (c->eof && (evs[i].events & (EPOLLHUP | EPOLLERR))) {
+                    conn_close(c); /* gone both ways: nothing queued can be delivered */
+                    continue;
+                }
                 if (evs[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
                     conn_readable(c);
                 if (!c->closed && (evs[i].events & EPOLLOUT))

@@ -45,6 +45,12 @@ int rr_store_close(struct rr_store **s);
 /* Commits the open batch now. */
 int rr_store_flush(struct rr_store *s) RR_WUR;
 const char *rr_store_path(const struct rr_store *s);
+/* Commits the open batch if it is older than batch_ms. Batches are otherwise committed only
+ * by the puts that fill them, so a writer that goes idle calls this from its loop. */
+int rr_store_tick(struct rr_store *s) RR_WUR;
+/* Describes the last failure of s beyond its code (e.g. "exchange 17: damaged record"), or
+ * NULL. Valid until the next call on s. */
+const char *rr_store_errmsg(const struct rr_store *s);
 
 /* --- recording --- */
 
