@@ -8,6 +8,7 @@
  * takes a mutex; the worker's collect moves the delta out under the same mutex. */
 #define RR_LOG_MODULE "worker"
 #include <curl/curl.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -97,7 +98,7 @@ static const char *url_name(const char *url)
 static char *error_text(CURLcode cc, long status, const char *reason, const char *url,
                         const char *curl_msg)
 {
-    char msg[1024];
+    char msg[2400];
     if (cc == CURLE_OK) {
         if (status < 400 || status >= 600)
             return NULL;

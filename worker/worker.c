@@ -43,6 +43,7 @@ struct wk {
     uint64_t down_since;    /* when the connection dropped, 0 while connected or before it */
     uint64_t last_master_hb; /* 0 until the master sent one */
     uint64_t cpu_ticks, cpu_at;
+    uint64_t sent_requests, sent_failures; /* over the whole session */
 };
 
 void rr_worker_opts_init(struct rr_worker_opts *o)
@@ -218,6 +219,8 @@ static void send_stats(struct wk *w)
            (unsigned long long)rr_wstats_requests(w->delta),
            (unsigned long long)rr_wstats_failures(w->delta));
     msg_send(w, &m, "stats");
+    w->sent_requests += rr_wstats_requests(w->delta);
+    w->sent_failures += rr_wstats_failures(w->delta);
     rr_wstats_reset(w->delta, rr_now_real_us());
 }
 
@@ -617,6 +620,8 @@ int rr_worker_run(const struct rr_worker_opts *o, const struct rr_worker_load *l
         }
     }
 out:
+    rr_log(RR_LOG_INFO, "reported %llu requests, %llu failures in total",
+           (unsigned long long)w.sent_requests, (unsigned long long)w.sent_failures);
     close_socket(&w, 1000);
     if (w.ctx)
         zmq_ctx_term(w.ctx);
