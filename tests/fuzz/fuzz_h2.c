@@ -1,0 +1,132 @@
+/* fuzz_h2.c -- Fuzz target for the HTTP/2 dissector.
+ *
+ * Input: records of [op:1][len:2 big-endian][len bytes]. op bit 0 is the direction (0 client,
+ * 1 server); op 0x02 makes the record a gap of len bytes instead of data; op 0x04 as the very
+ * first byte starts the dissector as an h2c upgrade. With -Dfuzzing=none the program runs
+ * each file or folder named on its command line once, so the seed corpus is a test. */
+#include <dirent.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "dissect.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static int sink(void *ud, struct rr_exchange *x, const uint8_t *rq, size_t rql,
+                const uint8_t *rs, size_t rsl)
+{
+    size_t *sum = ud;
+    /* Touch every view so the sanitizers check them. */
+    for (size_t i = 0; i < x->n_req_headers; i++)
+        *sum += x->req_headers[i].name.len + (x->req_headers[i].value.len ? x->req_headers[i].value.p[0] : 0);
+    for (size_t i = 0; i < x->n_resp_headers; i++)
+        *sum += x->resp_headers[i].name.len + (x->resp_headers[i].value.len ? x->resp_headers[i].value.p[0] : 0);
+    *sum += x->method.len + x->target.len + x->authority.len + (rql ? rq[rql - 1] : 0) +
+            (rsl ? rs[rsl - 1] : 0);
+    return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    size_t sum = 0;
+    struct rr_dissect_sink s = {sink, &sum};
+    struct rr_dissect_limits lim = {4096, 8192, 16};
+    struct rr_h2d *d = NULL;
+    uint64_t ts = 1;
+    int rc;
+
+    if (size > 0 && (data[0] & 0x04)) {
+        struct rr_exchange up;
+        memset(&up, 0, sizeof(up));
+        up.method = rr_view_of("GET", 3);
+        up.target = rr_view_of("/", 1);
+        rc = rr_h2d_new_upgraded(&d, &s, &lim, &up, (const uint8_t *)"x", 1);
+    } else {
+        rc = rr_h2d_new(&d, &s, &lim);
+    }
+    if (rc)
+        abort();
+    while (size >= 3) {
+        uint8_t op = data[0];
+        size_t n = (size_t)data[1] << 8 | data[2];
+        data += 3;
+        size -= 3;
+        if (n > size)
+            n = size;
+        if (op & 0x02)
+            rc = rr_h2d_gap(d, (enum rr_dir)(op & 1), n, ts++);
+        else
+            rc = rr_h2d_feed(d, (enum rr_dir)(op & 1), data, n, ts++);
+        if (rc)
+            abort(); /* this sink never aborts, and bad input is never an error */
+        if (!(op & 0x02)) {
+            data += n;
+            size -= n;
+        }
+    }
+    if (rr_h2d_finish(d, ts))
+        abort();
+    rr_h2d_free(&d);
+    return 0;
+}
+
+#ifndef RR_LIBFUZZER
+static int run_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    uint8_t *buf = NULL;
+    long n;
+
+    if (!f || fseek(f, 0, SEEK_END) || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET)) {
+        fprintf(stderr, "%s: cannot read\n", path);
+        if (f)
+            fclose(f);
+        return 1;
+    }
+    buf = malloc((size_t)n + 1);
+    if (!buf || fread(buf, 1, (size_t)n, f) != (size_t)n) {
+        fprintf(stderr, "%s: cannot read\n", path);
+        fclose(f);
+        free(buf);
+        return 1;
+    }
+    fclose(f);
+    LLVMFuzzerTestOneInput(buf, (size_t)n);
+    free(buf);
+    printf("ok %s\n", path);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    int bad = 0, runs = 0;
+    for (int i = 1; i < argc; i++) {
+        struct stat st;
+        if (stat(argv[i], &st) == 0 && S_ISDIR(st.st_mode)) {
+            DIR *dir = opendir(argv[i]);
+            struct dirent *e;
+            while (dir && (e = readdir(dir))) {
+                char p[4096];
+                if (e->d_name[0] == '.')
+                    continue;
+                snprintf(p, sizeof(p), "%s/%s", argv[i], e->d_name);
+                bad |= run_file(p);
+                runs++;
+            }
+            if (dir)
+                closedir(dir);
+        } else {
+            bad |= run_file(argv[i]);
+            runs++;
+        }
+    }
+    if (runs == 0) {
+        fprintf(stderr, "no seeds\n");
+        return 1;
+    }
+    return bad;
+}
+#endif
