@@ -342,9 +342,21 @@ static int meta_one(const char *key, struct rr_view val, void *ud)
     if (w->obj) {
         json_object_set_new(w->obj, key, jstr(val));
     } else if (is_lead_key(key) == w->lead) {
+        /* multi-line values (summaries) continue under the value column */
         fprintf(w->sh->out, "%-22s ", key);
-        put_text(w->sh->out, val, 0, 200);
-        fputc('\n', w->sh->out);
+        size_t start = 0;
+        for (size_t i = 0; i <= val.len; i++) {
+            if (i < val.len && val.p[i] != '\n')
+                continue;
+            size_t end = i > start && val.p[i - 1] == '\r' ? i - 1 : i;
+            if (start)
+                fprintf(w->sh->out, "%-22s ", "");
+            put_text(w->sh->out, rr_view_of(val.p + start, end - start), 0, 400);
+            fputc('\n', w->sh->out);
+            start = i + 1;
+            if (i + 1 == val.len)
+                break; /* a final newline adds no empty line */
+        }
     }
     return 0;
 }
