@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <lmdb.h>
 
 #include "rr/store.h"
 #include "rr/util.h"
@@ -560,6 +561,70 @@ static void sigkill_mid_write(void **state)
     assert_int_equal(rr_store_close(&s), 0);
 }
 
+static int die_in_walk(const struct rr_exchange *x, void *ud)
+{
+    kill(getpid(), SIGKILL); /* dies holding a reader slot */
+    return 0;
+}
+
+/* Readers killed inside a read transaction leave their slots taken. With every slot taken,
+ * the next reader gets MDB_READERS_FULL, clears the dead ones and goes on. */
+static void readers_full(void **state)
+{
+    const char *path = tmp("readers.db");
+    struct rr_store *s = open_store(path, 0, 1);
+    for (unsigned i = 0; i < 3; i++) {
+        struct rr_exchange x;
+        make_exchange(&x, 1, i);
+        assert_int_equal(rr_store_exchange_put(s, &x, NULL, 0, NULL, 0), 0);
+    }
+    assert_int_equal(rr_store_close(&s), 0);
+
+    /* This environment creates the lock file with a 4-slot reader table (others size theirs
+     * from the file) and stays open so nobody re-creates it. */
+    char lock[160];
+    snprintf(lock, sizeof(lock), "%s-lock", path);
+    assert_int_equal(unlink(lock), 0);
+    MDB_env *env;
+    assert_int_equal(mdb_env_create(&env), 0);
+    assert_int_equal(mdb_env_set_maxreaders(env, 4), 0);
+    assert_int_equal(mdb_env_open(env, path, MDB_NOSUBDIR | MDB_RDONLY | MDB_NOTLS, 0600), 0);
+    for (int i = 0; i < 4; i++) {
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            struct rr_store_opts o = {.path = path, .readonly = 1};
+            if (rr_store_open(&s, &o, NULL, 0) == 0 &&
+                rr_store_exchange_foreach(s, 0, die_in_walk, NULL) == 0)
+                _exit(2);
+            _exit(1);
+        }
+        int st;
+        assert_int_equal(waitpid(pid, &st, 0), pid);
+        assert_true(WIFSIGNALED(st));
+    }
+    MDB_txn *t = NULL;
+    assert_int_equal(mdb_txn_begin(env, NULL, MDB_RDONLY, &t), MDB_READERS_FULL);
+
+    /* A store in another process (one process must not open an environment twice). */
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct rr_store_opts o = {.path = path, .readonly = 1};
+        struct rr_store_counts c;
+        if (rr_store_open(&s, &o, NULL, 0) != 0)
+            _exit(10);
+        if (rr_store_counts(s, &c) != 0 || c.exchanges != 3)
+            _exit(11);
+        _exit(rr_store_close(&s) == 0 ? 0 : 12);
+    }
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+    mdb_env_close(env);
+}
+
 /* Under ASan, its memcmp interceptor reports LMDB's wild reads on garbage pages before they
  * fault, i.e. before the store's guard can turn them into RR_ECORRUPT: let them fault. */
 const char *__asan_default_options(void);
@@ -654,6 +719,7 @@ int main(void)
         cmocka_unit_test(truncated_store),
         cmocka_unit_test(foreign_lmdb_and_newer_schema),
         cmocka_unit_test(sigkill_mid_write),
+        cmocka_unit_test(readers_full),
         cmocka_unit_test(damaged_pages),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
