@@ -21,7 +21,7 @@ struct h1x {
     struct rr_buf body[2];
     uint64_t body_len[2];
     uint8_t req_begun, req_done, resp_final, resp_done, resp_begun;
-    uint8_t version, is_head, is_connect, orphan, hdr_full;
+    uint8_t version, is_head, is_connect, orphan, hdr_full, forced;
     uint16_t status;
     uint8_t n_interim;
     uint16_t interim[RR_MAX_INTERIM];
@@ -40,7 +40,7 @@ struct rr_h1d {
     size_t npending;
     struct h1x *cur[2];      /* message being parsed per direction */
     uint8_t kind[2];         /* last header callback: 0 none, 1 field, 2 value */
-    uint8_t resync[2], in_body[2], s2c_lost, c2s_paused, mode;
+    uint8_t resync[2], in_body[2], s2c_lost, c2s_paused, mode, boundary;
     struct h1x *upgrade_x;   /* request waiting for its answer to an upgrade */
     struct rr_buf held;      /* client bytes after an upgrade request, until its answer */
     uint64_t ts;
@@ -398,8 +398,10 @@ static int cb_headers_done(llhttp_t *p)
         return 0;
     if (dir == RR_DIR_C2S) {
         x->version = (uint8_t)(p->http_major * 10 + p->http_minor);
-        x->is_head = p->method == HTTP_HEAD;
-        x->is_connect = p->method == HTTP_CONNECT;
+        if (!x->forced) {
+            x->is_head = p->method == HTTP_HEAD;
+            x->is_connect = p->method == HTTP_CONNECT;
+        }
         d->in_body[0] = 1;
         return 0;
     }
@@ -447,6 +449,11 @@ static int cb_done(llhttp_t *p)
         x->t_req1 = d->ts;
         if (p->upgrade)
             d->upgrade_x = x;
+        d->cur[dir] = NULL;
+        if (flush_ready(d))
+            return -1;
+        /* Stop at each request boundary so the next request line can be checked. */
+        return p->upgrade ? 0 : HPE_PAUSED;
     } else {
         if (!x->resp_final)
             return 0; /* an interim response: the final one follows */
@@ -489,6 +496,7 @@ int rr_h1d_new(struct rr_h1d **out, const struct rr_dissect_sink *sink,
         parser_init(d, dir);
     }
     d->resync[0] = (flags & RR_H1D_RESYNC_C2S) != 0;
+    d->boundary = !d->resync[0];
     d->resync[1] = (flags & RR_H1D_RESYNC_S2C) != 0;
     rr_buf_init(&d->held);
     rr_buf_init(&d->scratch);
@@ -526,6 +534,90 @@ int rr_h1_is_response_start(const uint8_t *p, size_t n)
     return memcmp(p, "HTTP/", 5) == 0 && p[5] >= '0' && p[5] <= '9' && p[6] == '.' &&
            p[8] == ' ' && p[9] >= '1' && p[9] <= '5' && p[10] >= '0' && p[10] <= '9' &&
            p[11] >= '0' && p[11] <= '9';
+}
+
+static const char *const methods[] = {
+    "GET", "PUT", "ACL", "POST", "HEAD", "COPY", "MOVE", "LOCK", "BIND", "LINK", "MKCOL",
+    "TRACE", "PATCH", "MERGE", "LABEL", "PURGE", "DELETE", "UNLOCK", "SEARCH", "REPORT",
+    "UPDATE", "NOTIFY", "UNBIND", "UNLINK", "OPTIONS", "CONNECT", "CHECKIN", "PROPFIND",
+    "CHECKOUT", "CCM_POST", "PROPPATCH", "SUBSCRIBE", "MKACTIVITY", "UNCHECKOUT",
+    "MKWORKSPACE", "UNSUBSCRIBE", "RPC_IN_DATA", "RPC_OUT_DATA", "VERSION-CONTROL",
+    "BASELINE-CONTROL", "M-SEARCH", "SOURCE", "QUERY", NULL};
+
+/* Methods llhttp does not know: their requests go through the stand-in line. */
+static const char *const foreign[] = {"CCM_POST", "CHECKIN", "UNCHECKOUT", "LABEL", "UPDATE",
+    "VERSION-CONTROL", "BASELINE-CONTROL", "MKWORKSPACE", "RPC_IN_DATA", "RPC_OUT_DATA", NULL};
+
+static int is_foreign(const uint8_t *p, size_t n)
+{
+    for (const char *const *m = foreign; *m; m++)
+        if (strlen(*m) == n && memcmp(*m, p, n) == 0)
+            return 1;
+    return 0;
+}
+
+/* Length of a known method at p followed by a space or the end of the line, else 0. */
+size_t rr_h1_known_method(const uint8_t *p, size_t n)
+{
+    size_t i = 0;
+    while (i < n && i < 20 && ((p[i] >= 'A' && p[i] <= 'Z') || p[i] == '_' || p[i] == '-'))
+        i++;
+    if (i == 0 || i >= n || (p[i] != ' ' && p[i] != '\r' && p[i] != '\n'))
+        return 0;
+    for (const char *const *m = methods; *m; m++)
+        if (strlen(*m) == i && memcmp(*m, p, i) == 0)
+            return i;
+    return 0;
+}
+
+/* "TOKEN SP target SP HTTP/d.d" exactly: what llhttp accepts. */
+static int strict_line(const uint8_t *p, size_t n)
+{
+    size_t i = 0, j;
+    while (i < n && is_tchar(p[i]))
+        i++;
+    if (i == 0 || i >= n || p[i] != ' ')
+        return 0;
+    j = ++i;
+    while (i < n && p[i] != ' ')
+        i++;
+    if (i == j || i >= n)
+        return 0;
+    i++;
+    return n - i == 8 && memcmp(p + i, "HTTP/", 5) == 0 && p[i + 5] >= '0' &&
+           p[i + 5] <= '9' && p[i + 6] == '.' && p[i + 7] >= '0' && p[i + 7] <= '9';
+}
+
+/* A request line llhttp rejects but which is still a request (a known method, then the
+ * target, maybe a broken version): the parser gets a stand-in line and the exchange keeps
+ * the real method and target. Returns the bytes consumed, or 0. */
+static size_t lenient_line(struct rr_h1d *d, const uint8_t *p, size_t n)
+{
+    static const char stand_in[] = "GET / HTTP/1.1\r\n";
+    const uint8_t *eol = memchr(p, '\n', n < 8192 ? n : 8192);
+    if (!eol)
+        return 0;
+    size_t ll = (size_t)(eol - p);
+    if (ll && p[ll - 1] == '\r')
+        ll--;
+    size_t ml = rr_h1_known_method(p, ll + 1);
+    if (!ml || (strict_line(p, ll) && !is_foreign(p, ml)))
+        return 0;
+    size_t uo = ml < ll ? ml + 1 : ll, ue = uo;
+    while (ue < ll && p[ue] != ' ')
+        ue++;
+    llhttp_errno_t e = llhttp_execute(&d->par[0], stand_in, sizeof(stand_in) - 1);
+    struct h1x *x = d->cur[0];
+    if (e != HPE_OK || !x)
+        return 0;
+    x->forced = 1;
+    x->is_head = ml == 4 && memcmp(p, "HEAD", 4) == 0;
+    x->is_connect = ml == 7 && memcmp(p, "CONNECT", 7) == 0;
+    x->ml = x->ul = 0;
+    sext(d, x, &x->mo, &x->ml, 1, (const char *)p, ml);
+    sext(d, x, &x->uo, &x->ul, 1, (const char *)p + uo, ue - uo);
+    d->parse_errors++;
+    return (size_t)(eol - p) + 1;
 }
 
 /* Offset of the next plausible message start (at a line start), or n. */
@@ -624,6 +716,19 @@ static int feed(struct rr_h1d *d, int dir, const uint8_t *p, size_t n)
             n -= off;
             d->resync[dir] = 0;
             parser_init(d, dir);
+            if (dir == RR_DIR_C2S)
+                d->boundary = 1;
+        }
+        if (dir == RR_DIR_C2S && d->boundary) {
+            d->boundary = 0;
+            size_t used = lenient_line(d, p, n);
+            if (d->err)
+                return d->err;
+            if (used) {
+                p += used;
+                n -= used;
+                continue;
+            }
         }
         llhttp_t *par = &d->par[dir];
         llhttp_errno_t e = llhttp_execute(par, (const char *)p, n);
@@ -633,6 +738,13 @@ static int feed(struct rr_h1d *d, int dir, const uint8_t *p, size_t n)
             return 0;
         const uint8_t *pos = (const uint8_t *)llhttp_get_error_pos(par);
         size_t used = pos && pos >= p && pos <= p + n ? (size_t)(pos - p) : n;
+        if (e == HPE_PAUSED) {
+            llhttp_resume(par);
+            d->boundary = 1;
+            p += used;
+            n -= used;
+            continue;
+        }
         if (e == HPE_PAUSED_UPGRADE) {
             if (dir == RR_DIR_C2S) {
                 d->c2s_paused = 1;
