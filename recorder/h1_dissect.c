@@ -29,7 +29,7 @@ struct h1x {
     uint64_t t_req0, t_req1, t_resp0, t_resp1;
 };
 
-enum { MODE_H1 = 0, MODE_STOPPED = 1, MODE_H2 = 2 };
+enum { MODE_H1 = 0, MODE_STOPPED = 1, MODE_H2 = 2, MODE_TUNNEL = 3 };
 
 struct rr_h1d {
     struct rr_dissect_sink sink;
@@ -40,7 +40,8 @@ struct rr_h1d {
     size_t npending;
     struct h1x *cur[2];      /* message being parsed per direction */
     uint8_t kind[2];         /* last header callback: 0 none, 1 field, 2 value */
-    uint8_t resync[2], in_body[2], s2c_lost, c2s_paused, mode, boundary;
+    uint8_t resync[2], in_body[2], s2c_lost, c2s_paused, mode, boundary, tunnel;
+    struct rr_buf tunnel_s2c; /* server bytes in a CONNECT tunnel before the client's first */
     struct h1x *upgrade_x;   /* request waiting for its answer to an upgrade */
     struct rr_buf held;      /* client bytes after an upgrade request, until its answer */
     uint64_t ts;
@@ -415,7 +416,9 @@ static int cb_headers_done(llhttp_t *p)
     }
     x->status = st;
     x->resp_final = 1;
-    if (st == 101 || (x->is_connect && st >= 200 && st < 300))
+    if (x->is_connect && st >= 200 && st < 300)
+        d->tunnel = 1;
+    if (st == 101 || d->tunnel)
         return 2;
     if (x->is_head)
         return 1;
@@ -678,7 +681,7 @@ static int upgrade_decided(struct rr_h1d *d, int switched)
     rr_buf_init(&d->held);
     int rc = 0;
     if (switched) {
-        rc = h2_feed(d, RR_DIR_C2S, held.p, held.len);
+        rc = feed(d, RR_DIR_C2S, held.p, held.len);
     } else {
         llhttp_resume_after_upgrade(&d->par[0]);
         rc = feed(d, RR_DIR_C2S, held.p, held.len);
@@ -689,7 +692,7 @@ static int upgrade_decided(struct rr_h1d *d, int switched)
 
 static void switch_protocol(struct rr_h1d *d)
 {
-    d->mode = MODE_STOPPED;
+    d->mode = d->tunnel ? MODE_TUNNEL : MODE_STOPPED;
 #ifdef RR_HAVE_H2D
     if (d->h2)
         d->mode = MODE_H2;
@@ -703,6 +706,28 @@ static int feed(struct rr_h1d *d, int dir, const uint8_t *p, size_t n)
             return h2_feed(d, dir, p, n);
         if (d->mode == MODE_STOPPED)
             return 0;
+        if (d->mode == MODE_TUNNEL) {
+            /* A CONNECT tunnel: h2 with prior knowledge is followed, anything else (TLS) not. */
+            if (dir == RR_DIR_S2C) {
+                size_t room = HELD_MAX - d->tunnel_s2c.len;
+                rr_buf_add(&d->tunnel_s2c, p, n < room ? n : room);
+                return 0;
+            }
+            d->mode = MODE_STOPPED;
+#ifdef RR_HAVE_H2D
+            if (rr_h2d_is_preface(p, n)) {
+                int rc = rr_h2d_new(&d->h2, &d->sink, &d->lim);
+                if (rc)
+                    return rc;
+                d->mode = MODE_H2;
+                rc = h2_feed(d, RR_DIR_S2C, d->tunnel_s2c.p, d->tunnel_s2c.len);
+                if (rc)
+                    return rc;
+            }
+#endif
+            rr_buf_fini(&d->tunnel_s2c);
+            continue;
+        }
         if (dir == RR_DIR_C2S && d->c2s_paused) {
             size_t room = HELD_MAX - d->held.len;
             rr_buf_add(&d->held, p, n < room ? n : room);
@@ -904,6 +929,7 @@ void rr_h1d_free(struct rr_h1d **pd)
     rr_h2d_free(&d->h2);
 #endif
     rr_buf_fini(&d->held);
+    rr_buf_fini(&d->tunnel_s2c);
     rr_buf_fini(&d->scratch);
     free(d->hv);
     free(d);

@@ -114,9 +114,9 @@ static void show_got(const char *what, const struct got *g)
         printf("    %s: nothing\n", what);
         return;
     }
-    printf("    %s: %s %s host=%s status=%d req=%lld resp=%lld (stream %u)\n", what,
-           g->method ? g->method : "-", g->uri ? g->uri : "-", g->host ? g->host : "-",
-           g->status, g->req_len, g->resp_len, g->stream);
+    printf("    %s: %s %s host=%s status=%d req=%lld resp=%lld (stream %u, flags 0x%x)\n",
+           what, g->method ? g->method : "-", g->uri ? g->uri : "-", g->host ? g->host : "-",
+           g->status, g->req_len, g->resp_len, g->stream, g->flags);
 }
 
 static char *allow_text;
