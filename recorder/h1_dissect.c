@@ -21,7 +21,7 @@ struct h1x {
     struct rr_buf body[2];
     uint64_t body_len[2];
     uint8_t req_begun, req_done, resp_final, resp_done, resp_begun;
-    uint8_t version, is_head, is_connect, orphan, hdr_full, forced;
+    uint8_t version, is_head, is_connect, orphan, hdr_full, forced, upgrade_req;
     uint16_t status;
     uint8_t n_interim;
     uint16_t interim[RR_MAX_INTERIM];
@@ -40,7 +40,7 @@ struct rr_h1d {
     size_t npending;
     struct h1x *cur[2];      /* message being parsed per direction */
     uint8_t kind[2];         /* last header callback: 0 none, 1 field, 2 value */
-    uint8_t resync[2], in_body[2], s2c_lost, c2s_paused, mode, boundary, tunnel;
+    uint8_t resync[2], in_body[2], s2c_lost, c2s_paused, mode, boundary, tunnel, decide;
     struct rr_buf tunnel_s2c; /* server bytes in a CONNECT tunnel before the client's first */
     struct h1x *upgrade_x;   /* request waiting for its answer to an upgrade */
     struct rr_buf held;      /* client bytes after an upgrade request, until its answer */
@@ -418,9 +418,11 @@ static int cb_headers_done(llhttp_t *p)
     x->resp_final = 1;
     if (x->is_connect && st >= 200 && st < 300)
         d->tunnel = 1;
+    if (st == 101)
+        x->flags |= RR_XF_UPGRADE;
     if (st == 101 || d->tunnel)
         return 2;
-    if (x->is_head)
+    if (x->is_head || st == 204 || st == 304)
         return 1;
     d->in_body[1] = 1;
     return 0;
@@ -450,8 +452,10 @@ static int cb_done(llhttp_t *p)
     if (dir == RR_DIR_C2S) {
         x->req_done = 1;
         x->t_req1 = d->ts;
-        if (p->upgrade)
+        if (p->upgrade) {
             d->upgrade_x = x;
+            x->upgrade_req = 1;
+        }
         d->cur[dir] = NULL;
         if (flush_ready(d))
             return -1;
@@ -464,7 +468,15 @@ static int cb_done(llhttp_t *p)
         x->t_resp1 = d->ts;
     }
     d->cur[dir] = NULL;
-    return flush_ready(d) ? -1 : 0;
+    int refused = x->upgrade_req && x->status != 101 && !d->tunnel;
+    if (flush_ready(d))
+        return -1;
+    if (refused && d->c2s_paused) {
+        /* The upgrade was refused: the client's next bytes are HTTP/1 again. */
+        d->decide = 1;
+        return HPE_PAUSED;
+    }
+    return 0;
 }
 
 static void parser_init(struct rr_h1d *d, int dir)
@@ -765,9 +777,16 @@ static int feed(struct rr_h1d *d, int dir, const uint8_t *p, size_t n)
         size_t used = pos && pos >= p && pos <= p + n ? (size_t)(pos - p) : n;
         if (e == HPE_PAUSED) {
             llhttp_resume(par);
-            d->boundary = 1;
             p += used;
             n -= used;
+            if (dir == RR_DIR_C2S) {
+                d->boundary = 1;
+            } else if (d->decide) {
+                d->decide = 0;
+                int rc = upgrade_decided(d, 0);
+                if (rc)
+                    return rc;
+            }
             continue;
         }
         if (e == HPE_PAUSED_UPGRADE) {
@@ -806,15 +825,7 @@ static int feed(struct rr_h1d *d, int dir, const uint8_t *p, size_t n)
 int rr_h1d_feed(struct rr_h1d *d, enum rr_dir dir, const uint8_t *p, size_t n, uint64_t ts_us)
 {
     d->ts = ts_us;
-    int rc = feed(d, dir, p, n);
-    if (rc)
-        return rc;
-    /* A non-101 answer to an upgrade request: the client goes on with HTTP/1. */
-    if (d->c2s_paused && d->mode == MODE_H1 && (!d->upgrade_x || d->upgrade_x->resp_done)) {
-        if (!d->upgrade_x || d->upgrade_x->status != 101)
-            rc = upgrade_decided(d, 0);
-    }
-    return rc;
+    return feed(d, dir, p, n);
 }
 
 int rr_h1d_gap(struct rr_h1d *d, enum rr_dir dir, uint64_t nbytes, uint64_t ts_us)
