@@ -105,6 +105,7 @@ int rr_cmd_record(int argc, char **argv)
     stop_flag = 0;
     so.stop = &stop_flag;
     so.progress = !quiet && isatty(STDERR_FILENO);
+    so.quiet = quiet;
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;

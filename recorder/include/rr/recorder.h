@@ -80,6 +80,7 @@ struct rr_rec_src_opts {
     const char *bpf;   /* -f */
     uint64_t duration_us; /* live: stop after this long (0: until stopped) */
     int progress;      /* print a progress line on stderr */
+    int quiet;         /* live: do not say on stderr when the capture has started */
     volatile sig_atomic_t *stop; /* set by a signal handler: stop and commit */
 };
 /* Reads the whole source into r. On bad input returns RR_EPARSE (or -ENOENT, RR_ELIMIT for an
