@@ -223,6 +223,35 @@ out:
     return rc;
 }
 
+int rr_rec_probe_file(const char *path, char *why, size_t wl)
+{
+    char eb[PCAP_ERRBUF_SIZE] = "";
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        int rc = -errno;
+        snprintf(why, wl, "%s: %s", path, strerror(errno));
+        return rc;
+    }
+    pcap_t *pc = pcap_fopen_offline(f, eb);
+    if (!pc) {
+        snprintf(why, wl, "%s: not a pcap or pcapng capture (%s)", path, eb);
+        fclose(f);
+        return RR_EPARSE;
+    }
+    int dlt = pcap_datalink(pc), rc = 0;
+    struct rr_rec_sink none = {NULL, NULL, NULL};
+    struct rr_rec *r = NULL;
+    if (rr_rec_new(&r, NULL, &none) == 0 && rr_rec_set_linktype(r, dlt) != 0) {
+        const char *nm = pcap_datalink_val_to_name(dlt);
+        snprintf(why, wl, "%s: unsupported link type %d (%s); expected Ethernet, Linux cooked, "
+                 "loopback or raw IP", path, dlt, nm ? nm : "unknown");
+        rc = RR_ELIMIT;
+    }
+    rr_rec_free(&r);
+    pcap_close(pc);
+    return rc;
+}
+
 int rr_rec_run(struct rr_rec *r, const struct rr_rec_src_opts *o, char *why, size_t whylen)
 {
     if (o->file)
