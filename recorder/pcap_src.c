@@ -78,12 +78,12 @@ static int run_file(struct rr_rec *r, const struct rr_rec_src_opts *o, char *why
     for (;;) {
         struct pcap_pkthdr *h;
         const u_char *data;
-        long before = f ? ftell(f) : 0;
         int x = pcap_next_ex(pc, &h, &data);
         if (x == -2)
             break;
         if (x == -1) {
-            snprintf(why, wl, "%s: truncated or damaged after packet %llu (byte offset %ld): %s",
+            long before = f ? ftell(f) : 0;
+            snprintf(why, wl, "%s: truncated or damaged after packet %llu (read up to byte %ld): %s",
                      o->file, (unsigned long long)n, before, pcap_geterr(pc));
             rc = RR_ETRUNC;
             break;
