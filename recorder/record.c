@@ -75,6 +75,8 @@ static int on_x(void *ud, struct rr_exchange *x, const uint8_t *req_body, size_t
 {
     struct rconn *rc = ud;
     struct rr_rec *r = rc->r;
+    if (r->stopped)
+        return RR_ESTOP; /* --max-exchanges reached: nothing more is recorded */
     int err = announce(rc);
     if (err)
         return err;

@@ -40,4 +40,8 @@ grep -q "^exchanges: 2 " "$D/err" || { echo "FAIL good file summary"; cat "$D/er
 for k in recorded_by source record_summary; do
     grep -q "$k" "$D/meta" || { echo "FAIL meta has no $k"; cat "$D/meta"; fail=1; }
 done
+# --max-exchanges stops the recording and commits what came before
+"$R" record -q -r "$SEEDS/eth.pcap" --max-exchanges 1 -o "$D/m.db" || { echo "FAIL max-exchanges exit"; fail=1; }
+n=$("$R" show "$D/m.db" exchanges --json | grep -c '"id"')
+[ "$n" -eq 1 ] || { echo "FAIL max-exchanges: $n stored, want 1"; fail=1; }
 exit $fail
