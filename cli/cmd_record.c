@@ -92,8 +92,8 @@ int rr_cmd_record(int argc, char **argv)
         return cli_usage_error("record", "unexpected argument '%s'", argv[optind]);
     if (!so.file == !so.iface)
         return cli_usage_error("record", "give exactly one of -r FILE or -i IFACE");
-    if (so.file && strcmp(so.file, "-") != 0 && access(so.file, R_OK) != 0)
-        return cli_input_error("%s: %s", so.file, strerror(errno));
+    if (so.file && strcmp(so.file, "-") != 0 && rr_rec_probe_file(so.file, why, sizeof(why)))
+        return cli_input_error("%s", why);
 
     if (cli_open_store(out, 0, 1, &st) != 0)
         return RR_EXIT_USAGE;
@@ -105,6 +105,7 @@ int rr_cmd_record(int argc, char **argv)
     stop_flag = 0;
     so.stop = &stop_flag;
     so.progress = !quiet && isatty(STDERR_FILENO);
+    so.quiet = quiet;
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;
