@@ -1,0 +1,450 @@
+/* SPDX-License-Identifier: MIT */
+/* eng_curl.c -- The libcurl engine: a multi handle per worker, driven by the worker's loop.
+ *
+ * Follows curl's socket API: CURLMOPT_SOCKETFUNCTION maps to rr_io watchers, one rr_timer
+ * serves CURLMOPT_TIMERFUNCTION, events call curl_multi_socket_action, and finished
+ * transfers are drained from curl_multi_info_read into the users. Each user reuses one easy
+ * handle. Multiplexing is off, so each user's transfers use a connection of their own, as the
+ * native engine and a browser-like user do. curl's codes are translated here only. */
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "rp_int.h"
+#include "rr/util.h"
+
+struct csock {
+    struct rr_io io;
+    struct cworker *cw;
+    struct csock *next;
+};
+
+struct cworker {
+    CURLM *m;
+    struct rp_worker *w;
+    struct rr_timer timer;
+    struct csock *zombies;
+};
+
+struct rp_conn {
+    struct rp_worker *w;
+    struct rp_vu *vu;
+    CURL *e;
+    struct curl_slist *hl;       /* CURLOPT_RESOLVE */
+    struct curl_slist *hdr_list; /* CURLOPT_HTTPHEADER of the request in flight */
+    const void *last_key;        /* the static request the options are set for */
+    bool busy;
+    const struct rp_out *o;
+    int status;
+    struct rr_buf hb;
+    size_t *hoff; /* name off, name len, value off, value len */
+    size_t n_hdr, cap_hdr;
+    struct rr_view *hv;
+    size_t reason_off, reason_len;
+    struct rr_buf body;
+    uint64_t body_len;
+    char errbuf[CURL_ERROR_SIZE];
+};
+
+static void drain(struct cworker *cw);
+
+static void sock_cb_io(struct rr_io *io, unsigned ev)
+{
+    struct csock *s = (struct csock *)io;
+    int flags = 0, running;
+    if (ev & RR_IO_READ)
+        flags |= CURL_CSELECT_IN;
+    if (ev & RR_IO_WRITE)
+        flags |= CURL_CSELECT_OUT;
+    if (ev & RR_IO_ERROR)
+        flags |= CURL_CSELECT_ERR;
+    (void)curl_multi_socket_action(s->cw->m, io->fd, flags, &running);
+    drain(s->cw);
+}
+
+static int socket_fn(CURL *e, curl_socket_t fd, int what, void *userp, void *socketp)
+{
+    struct cworker *cw = userp;
+    struct csock *s = socketp;
+    (void)e;
+    if (what == CURL_POLL_REMOVE) {
+        if (s) {
+            rr_io_stop(cw->w->loop, &s->io);
+            curl_multi_assign(cw->m, fd, NULL);
+            s->next = cw->zombies; /* freed before the next poll: events may still point here */
+            cw->zombies = s;
+        }
+        return 0;
+    }
+    if (!s) {
+        s = rr_xcalloc(1, sizeof(*s));
+        rr_io_init(&s->io);
+        s->cw = cw;
+        curl_multi_assign(cw->m, fd, s);
+    }
+    unsigned ev = (what == CURL_POLL_IN || what == CURL_POLL_INOUT ? RR_IO_READ : 0) |
+                  (what == CURL_POLL_OUT || what == CURL_POLL_INOUT ? RR_IO_WRITE : 0);
+    if (rr_io_start(cw->w->loop, &s->io, fd, ev, sock_cb_io))
+        return -1;
+    return 0;
+}
+
+static void timer_fire(struct rr_timer *t)
+{
+    struct cworker *cw = (struct cworker *)((char *)t - offsetof(struct cworker, timer));
+    int running;
+    (void)curl_multi_socket_action(cw->m, CURL_SOCKET_TIMEOUT, 0, &running);
+    drain(cw);
+}
+
+static int timer_fn(CURLM *m, long timeout_ms, void *userp)
+{
+    struct cworker *cw = userp;
+    (void)m;
+    if (timeout_ms < 0)
+        rr_timer_stop(cw->w->loop, &cw->timer);
+    else
+        rr_timer_start(cw->w->loop, &cw->timer, rr_now_mono_us() + (uint64_t)timeout_ms * 1000);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- easy callbacks */
+
+static size_t header_cb(char *p, size_t size, size_t n, void *ud)
+{
+    struct rp_conn *c = ud;
+    size_t len = size * n, l = len;
+    while (l && (p[l - 1] == '\n' || p[l - 1] == '\r'))
+        l--;
+    if (l >= 5 && memcmp(p, "HTTP/", 5) == 0) {
+        /* a status line: a new response (interim or final) starts */
+        c->n_hdr = 0;
+        rr_buf_reset(&c->hb);
+        const char *sp = memchr(p, ' ', l);
+        c->reason_len = 0;
+        if (sp) {
+            const char *sp2 = memchr(sp + 1, ' ', l - (size_t)(sp + 1 - p));
+            if (sp2) {
+                c->reason_off = c->hb.len;
+                rr_buf_add(&c->hb, sp2 + 1, l - (size_t)(sp2 + 1 - p));
+                c->reason_len = l - (size_t)(sp2 + 1 - p);
+            }
+        }
+        return len;
+    }
+    const char *colon = memchr(p, ':', l);
+    if (!colon)
+        return len;
+    if (c->n_hdr == c->cap_hdr) {
+        c->cap_hdr = c->cap_hdr ? c->cap_hdr * 2 : 16;
+        c->hoff = rr_xrealloc(c->hoff, c->cap_hdr * 4 * sizeof(size_t));
+        c->hv = rr_xrealloc(c->hv, c->cap_hdr * 2 * sizeof(*c->hv));
+    }
+    size_t *h = &c->hoff[4 * c->n_hdr++];
+    const char *v = colon + 1;
+    while (v < p + l && (*v == ' ' || *v == '\t'))
+        v++;
+    h[0] = c->hb.len;
+    h[1] = (size_t)(colon - p);
+    rr_buf_add(&c->hb, p, h[1]);
+    h[2] = c->hb.len;
+    h[3] = (size_t)(p + l - v);
+    rr_buf_add(&c->hb, v, h[3]);
+    return len;
+}
+
+static size_t write_cb(char *p, size_t size, size_t n, void *ud)
+{
+    struct rp_conn *c = ud;
+    size_t len = size * n;
+    c->body_len += len;
+    if (c->o && c->o->need_body)
+        rr_buf_add(&c->body, p, len);
+    return len;
+}
+
+/* The one place curl codes become Locust-style texts. */
+static const char *from_curl(struct rp_conn *c, CURLcode rc)
+{
+    long oserr = 0;
+    curl_easy_getinfo(c->e, CURLINFO_OS_ERRNO, &oserr);
+    switch (rc) {
+    case CURLE_OPERATION_TIMEDOUT:
+        return c->w->r->timeout_err;
+    case CURLE_GOT_NOTHING:
+        return "RemoteDisconnected('Remote end closed connection without response')";
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+        if (oserr)
+            return rp__err_errno((int)oserr, c->w->errbuf, sizeof(c->w->errbuf));
+        if (rc == CURLE_COULDNT_CONNECT)
+            return "ConnectionRefusedError(111, 'Connection refused')";
+        /* fall through */
+    default:
+        snprintf(c->w->errbuf, sizeof(c->w->errbuf), "CurlError(%d, '%s')", (int)rc,
+                 c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc));
+        return c->w->errbuf;
+    }
+}
+
+static void complete(struct rp_conn *c, CURLcode rc)
+{
+    struct rp_resp resp = {0};
+    struct cworker *cw = c->w->engine_data;
+    curl_multi_remove_handle(cw->m, c->e);
+    c->busy = false;
+    c->o = NULL;
+    resp.t_done_us = rr_now_mono_us();
+    if (rc != CURLE_OK) {
+        resp.error = from_curl(c, rc);
+    } else {
+        long st = 0;
+        curl_easy_getinfo(c->e, CURLINFO_RESPONSE_CODE, &st);
+        resp.status = (int)st;
+        resp.reason = rr_view_of(c->hb.p + c->reason_off, c->reason_len);
+        for (size_t i = 0; i < c->n_hdr; i++) {
+            size_t *h = &c->hoff[4 * i];
+            c->hv[2 * i] = rr_view_of(c->hb.p + h[0], h[1]);
+            c->hv[2 * i + 1] = rr_view_of(c->hb.p + h[2], h[3]);
+        }
+        resp.n_headers = c->n_hdr;
+        resp.headers = c->hv;
+        resp.body = rr_view_of(c->body.p, c->body.len);
+        resp.body_len = c->body_len;
+    }
+    rp__vu_response(c->vu, &resp);
+}
+
+static void drain(struct cworker *cw)
+{
+    CURLMsg *msg;
+    int left;
+    while ((msg = curl_multi_info_read(cw->m, &left))) {
+        if (msg->msg != CURLMSG_DONE)
+            continue;
+        struct rp_conn *c = NULL;
+        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&c);
+        if (c)
+            complete(c, msg->data.result);
+    }
+}
+
+/* ---------------------------------------------------------------- engine interface */
+
+static void global_init(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+static int c_worker_init(struct rp_worker *w)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    struct cworker *cw = rr_xcalloc(1, sizeof(*cw));
+    /* workers are set up on the caller's thread, before any transfer starts */
+    pthread_once(&once, global_init);
+    cw->w = w;
+    cw->m = curl_multi_init();
+    if (!cw->m) {
+        free(cw);
+        return RR_ELIB;
+    }
+    rr_timer_init(&cw->timer, timer_fire);
+    curl_multi_setopt(cw->m, CURLMOPT_SOCKETFUNCTION, socket_fn);
+    curl_multi_setopt(cw->m, CURLMOPT_SOCKETDATA, cw);
+    curl_multi_setopt(cw->m, CURLMOPT_TIMERFUNCTION, timer_fn);
+    curl_multi_setopt(cw->m, CURLMOPT_TIMERDATA, cw);
+    curl_multi_setopt(cw->m, CURLMOPT_PIPELINING,
+                      w->r->o.http2 ? (long)CURLPIPE_MULTIPLEX : (long)CURLPIPE_NOTHING);
+    curl_multi_setopt(cw->m, CURLMOPT_MAXCONNECTS, (long)(w->n_vus + 4));
+    w->engine_data = cw;
+    return 0;
+}
+
+static void c_reap(struct rp_worker *w)
+{
+    struct cworker *cw = w->engine_data;
+    if (!cw)
+        return;
+    while (cw->zombies) {
+        struct csock *s = cw->zombies;
+        cw->zombies = s->next;
+        free(s);
+    }
+}
+
+static void c_worker_fini(struct rp_worker *w)
+{
+    struct cworker *cw = w->engine_data;
+    if (!cw)
+        return;
+    curl_multi_cleanup(cw->m);
+    c_reap(w);
+    rr_timer_stop(w->loop, &cw->timer);
+    free(cw);
+    w->engine_data = NULL;
+}
+
+static struct rp_conn *c_conn_new(struct rp_worker *w, struct rp_vu *vu)
+{
+    struct rp_conn *c = rr_xcalloc(1, sizeof(*c));
+    struct rr_replay *r = w->r;
+    c->w = w;
+    c->vu = vu;
+    rr_buf_init(&c->hb);
+    rr_buf_init(&c->body);
+    c->e = curl_easy_init();
+    if (!c->e)
+        rr_panic("curl_easy_init");
+    curl_easy_setopt(c->e, CURLOPT_PRIVATE, c);
+    curl_easy_setopt(c->e, CURLOPT_HEADERFUNCTION, header_cb);
+    curl_easy_setopt(c->e, CURLOPT_HEADERDATA, c);
+    curl_easy_setopt(c->e, CURLOPT_WRITEFUNCTION, write_cb);
+    curl_easy_setopt(c->e, CURLOPT_WRITEDATA, c);
+    curl_easy_setopt(c->e, CURLOPT_ERRORBUFFER, c->errbuf);
+    curl_easy_setopt(c->e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c->e, CURLOPT_TIMEOUT_MS, (long)(r->o.timeout_us / 1000));
+    curl_easy_setopt(c->e, CURLOPT_SSL_VERIFYPEER, 0L); /* as Locust: not verified */
+    curl_easy_setopt(c->e, CURLOPT_SSL_VERIFYHOST, 0L);
+    curl_easy_setopt(c->e, CURLOPT_FOLLOWLOCATION, 0L); /* the recording has the next request */
+    curl_easy_setopt(c->e, CURLOPT_TCP_NODELAY, 1L);
+    curl_easy_setopt(c->e, CURLOPT_HTTP_VERSION,
+                     r->o.http2 ? (r->target.tls ? (long)CURL_HTTP_VERSION_2TLS
+                                                 : (long)CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE)
+                                : (long)CURL_HTTP_VERSION_1_1);
+    /* Debian 12's libcurl 7.88.1 fails every request it sends on a reused h2c (prior
+     * knowledge) connection with "Error in the HTTP2 framing layer" (the curl tool does the
+     * same against nginx). Until a fixed libcurl: one connection per h2c request. */
+    if (r->o.http2 && !r->target.tls &&
+        curl_version_info(CURLVERSION_NOW)->version_num < 0x075800 + 0x200)
+        curl_easy_setopt(c->e, CURLOPT_FORBID_REUSE, 1L);
+    /* Only the address resolved at start (a numeric host needs nothing: curl re-parses the
+     * resolve list on every transfer, which costs more than it is worth then). */
+    const struct rp_target *t = &r->target;
+    struct in6_addr probe;
+    if (inet_pton(AF_INET, t->host, &probe) != 1 && inet_pton(AF_INET6, t->host, &probe) != 1) {
+        char res[400];
+        char ip[64] = "";
+        if (t->addr.ss_family == AF_INET)
+            inet_ntop(AF_INET, &((const struct sockaddr_in *)&t->addr)->sin_addr, ip, sizeof(ip));
+        else
+            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)&t->addr)->sin6_addr, ip,
+                      sizeof(ip));
+        snprintf(res, sizeof(res), "%s:%u:%s%s%s", t->host, t->port,
+                 t->addr.ss_family == AF_INET6 ? "[" : "", ip,
+                 t->addr.ss_family == AF_INET6 ? "]" : "");
+        c->hl = curl_slist_append(NULL, res);
+        curl_easy_setopt(c->e, CURLOPT_RESOLVE, c->hl);
+    }
+    return c;
+}
+
+static bool has_header(struct rr_view hdrs, const char *name)
+{
+    size_t n = strlen(name);
+    const char *p = (const char *)hdrs.p, *end = p + hdrs.len;
+    while (p && p < end) {
+        if ((size_t)(end - p) > n && strncasecmp(p, name, n) == 0 && p[n] == ':')
+            return true;
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        p = nl ? nl + 1 : NULL;
+    }
+    return false;
+}
+
+static const char *c_send(struct rp_conn *c, const struct rp_out *o)
+{
+    struct cworker *cw = c->w->engine_data;
+    struct curl_slist *hl = NULL;
+    c->o = o;
+    c->busy = true;
+    c->status = 0;
+    c->n_hdr = 0;
+    c->reason_len = 0;
+    c->body_len = 0;
+    c->errbuf[0] = 0;
+    rr_buf_reset(&c->hb);
+    rr_buf_reset(&c->body);
+    if (o->key && o->key == c->last_key)
+        goto add; /* the same static request again: the handle keeps its options */
+    c->last_key = o->key;
+    /* headers: "Name: value\r\n" lines; curl's own defaults are removed unless recorded */
+    const char *p = (const char *)o->hdrs.p, *end = p + o->hdrs.len;
+    while (p && p < end) {
+        const char *nl = memchr(p, '\r', (size_t)(end - p));
+        size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
+        char *line = rr_xstrndup(p, l);
+        hl = curl_slist_append(hl, line);
+        free(line);
+        p = nl ? nl + 2 : NULL;
+    }
+    if (!has_header(o->hdrs, "Accept"))
+        hl = curl_slist_append(hl, "Accept:");
+    hl = curl_slist_append(hl, "Expect:");
+    if (o->body.len && !has_header(o->hdrs, "Content-Type"))
+        hl = curl_slist_append(hl, "Content-Type:"); /* not curl's form default */
+    curl_easy_setopt(c->e, CURLOPT_HTTPHEADER, hl);
+    curl_easy_setopt(c->e, CURLOPT_URL, o->url);
+    curl_easy_setopt(c->e, CURLOPT_NOBODY, 0L);
+    curl_easy_setopt(c->e, CURLOPT_HTTPGET, 1L);
+    curl_easy_setopt(c->e, CURLOPT_CUSTOMREQUEST, NULL);
+    if (!strcmp(o->method, "HEAD")) {
+        curl_easy_setopt(c->e, CURLOPT_NOBODY, 1L);
+    } else if (o->body.len || !strcmp(o->method, "POST") || !strcmp(o->method, "PUT") ||
+               !strcmp(o->method, "PATCH")) {
+        curl_easy_setopt(c->e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)o->body.len);
+        curl_easy_setopt(c->e, CURLOPT_COPYPOSTFIELDS, o->body.len ? (const char *)o->body.p : "");
+        if (strcmp(o->method, "POST"))
+            curl_easy_setopt(c->e, CURLOPT_CUSTOMREQUEST, o->method);
+    } else if (strcmp(o->method, "GET")) {
+        curl_easy_setopt(c->e, CURLOPT_CUSTOMREQUEST, o->method);
+    }
+    if (c->hdr_list)
+        curl_slist_free_all(c->hdr_list);
+    c->hdr_list = hl;
+add:
+    if (curl_multi_add_handle(cw->m, c->e) != CURLM_OK) {
+        c->busy = false;
+        return "CurlError(0, 'curl_multi_add_handle failed')";
+    }
+    return NULL;
+}
+
+static void c_abort(struct rp_conn *c)
+{
+    struct cworker *cw = c->w->engine_data;
+    if (!c->busy)
+        return;
+    curl_multi_remove_handle(cw->m, c->e);
+    c->busy = false;
+    c->o = NULL;
+}
+
+static void c_conn_free(struct rp_conn *c)
+{
+    if (!c)
+        return;
+    c_abort(c);
+    curl_easy_cleanup(c->e);
+    curl_slist_free_all(c->hl);
+    curl_slist_free_all(c->hdr_list);
+    rr_buf_fini(&c->hb);
+    rr_buf_fini(&c->body);
+    free(c->hoff);
+    free(c->hv);
+    free(c);
+}
+
+const struct rp_engine rp__engine_curl = {
+    .name = "curl",
+    .worker_init = c_worker_init,
+    .worker_fini = c_worker_fini,
+    .conn_new = c_conn_new,
+    .send = c_send,
+    .reap = c_reap,
+    .abort = c_abort,
+    .conn_free = c_conn_free,
+};
