@@ -445,6 +445,11 @@ static void run_case(int h2)
     drop_store(&s, path);
 }
 
+static void test_h1(void **state)
+{
+    run_case(0);
+}
+
 static void test_h2c(void **state)
 {
     if (system("nghttp --version >/dev/null 2>&1") != 0)
@@ -503,6 +508,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bad_options),
+        cmocka_unit_test(test_h1),
         cmocka_unit_test(test_h2c),
         cmocka_unit_test(test_upstream_down),
     };
