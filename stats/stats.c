@@ -557,15 +557,15 @@ uint64_t rr_lb_percentile(const uint32_t *lb, uint64_t n, double p)
     return 0;
 }
 
-double rr_stats_median(const struct rr_stats *s, int entry)
+double rr_median_ex(const struct rr_stats_e *e, int *clamped)
 {
-    const struct rr_stats_e *e = rr_stats_e_get(s, entry);
+    *clamped = 0;
     uint64_t n = e->nreq - e->nnone;
     if (!n)
         return 0;
     double pos = ((double)n - 1) / 2;
     double med = 0;
-    for (unsigned k = 0; k < RR_LB_N; k++) {
+    for (unsigned k = e->lb_lo; k <= e->lb_hi && k < RR_LB_N; k++) {
         if (!e->lb[k])
             continue;
         med = (double)rr_lb_value(k);
@@ -574,11 +574,20 @@ double rr_stats_median(const struct rr_stats *s, int entry)
         pos -= (double)e->lb[k];
     }
     double mx = (double)e->max_us / 1000.0, mn = (double)e->min_us / 1000.0;
-    if (med > mx)
+    if (med > mx) {
         med = mx;
-    else if (med < mn)
+        *clamped = 1;
+    } else if (med < mn) {
         med = mn;
+        *clamped = 1;
+    }
     return med;
+}
+
+double rr_stats_median(const struct rr_stats *s, int entry)
+{
+    int c;
+    return rr_median_ex(rr_stats_e_get(s, entry), &c);
 }
 
 double rr_stats_avg_ms(const struct rr_stats *s, int entry)

@@ -43,5 +43,10 @@ struct rr_stats {
 const struct rr_stats_e *rr_stats_e_get(const struct rr_stats *s, int entry);
 uint64_t rr_lb_value(unsigned i);
 uint64_t rr_lb_percentile(const uint32_t *lb, uint64_t n, double p);
+double rr_median_ex(const struct rr_stats_e *e, int *clamped);
+void rr_csv_field(struct rr_buf *out, const char *s);
+void rr_csv_totals(const struct rr_stats *s, int entry, struct rr_buf *out);
+void rr_csv_percentiles(const struct rr_stats *s, int entry, const uint32_t *base_lb,
+                        uint64_t base_n, int windowed, struct rr_buf *out);
 
 #endif
