@@ -164,6 +164,14 @@ void rr_stats_json(const struct rr_stats *s, struct rr_buf *out);
 void rr_report_run_json(const struct rr_report *r, const struct rr_stats *total,
                         const char *params_json, struct rr_buf *out);
 
+/* Compares two run records (rr_report_run_json documents): one table row per endpoint with
+ * req/s, failure ratio, median and p95 of both runs and their change. With max_regression
+ * >= 0 (0.10 for 10 %), appends a REGRESSION line to msgs for each of: req/s down, median or
+ * p95 up by more than that fraction, failure ratio up by more than that many points; and
+ * counts them in *regressions. Returns RR_ECORRUPT when a document is not a run record. */
+int rr_stats_compare(const char *run_a, const char *run_b, double max_regression,
+                     struct rr_buf *out, struct rr_buf *msgs, int *regressions) RR_WUR;
+
 /* ---- exit policy ---- */
 struct rr_stats_checks {
     int exit_code_on_error; /* Locust's --exit-code-on-error, default 1 */
