@@ -50,7 +50,7 @@ static int one_run(uint64_t id, struct rr_view doc, void *ud)
     json_t *agg = json_array_get(stats, json_array_size(stats) ? json_array_size(stats) - 1 : 0);
     json_t *ex = json_object_get(agg, "percentiles_exact");
     double st = num(j, "start_time"), en = num(j, "end_time");
-    char when[32] = "-";
+    char when[80] = "-";
     if (st > 0) {
         time_t t = (time_t)st;
         struct tm tm;
