@@ -517,6 +517,13 @@ void rp__vu_timeline(struct rp_vu *vu, const struct rp_tl_conn *tl)
     vu->tl = tl;
     vu->idx = 0;
     vu->w->live++;
+    /* A recorded connection existed before its first request: open ours ahead too, so the
+     * first request is not late by a handshake. */
+    if (vu->w->r->eng->preconnect) {
+        if (!vu->conn)
+            vu->conn = vu->w->r->eng->conn_new(vu->w, vu);
+        vu->w->r->eng->preconnect(vu->conn);
+    }
     next(vu);
 }
 
