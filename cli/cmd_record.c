@@ -21,6 +21,7 @@ static void on_signal(int sig)
 static const char usage[] =
     "usage: rrload record -r FILE.pcap[ng] [-o FILE.db]\n"
     "       rrload record -i IFACE [-f BPF] [-t DURATION] [--max-exchanges N] [-o FILE.db]\n"
+    "       rrload record --proxy [HOST:]PORT --upstream URL [-o FILE.db]  (see --proxy --help)\n"
     "\n"
     "Records the HTTP/1.x and h2c exchanges of a capture file or a live interface into a\n"
     "store (default session.db). Live capture stops on -t, SIGINT/SIGTERM or\n"
@@ -55,6 +56,10 @@ int rr_cmd_record(int argc, char **argv)
     uint64_t v;
     char why[512] = "", summary[1024];
 
+    /* The recording proxy has its own options (cmd_record_proxy.c). */
+    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+        if (strcmp(argv[i], "--proxy") == 0 || strncmp(argv[i], "--proxy=", 8) == 0)
+            return rr_cmd_record_proxy(argc, argv);
     memset(&so, 0, sizeof(so));
     rr_rec_opts_default(&ro);
     optind = 1;
@@ -92,8 +97,8 @@ int rr_cmd_record(int argc, char **argv)
         return cli_usage_error("record", "unexpected argument '%s'", argv[optind]);
     if (!so.file == !so.iface)
         return cli_usage_error("record", "give exactly one of -r FILE or -i IFACE");
-    if (so.file && strcmp(so.file, "-") != 0 && access(so.file, R_OK) != 0)
-        return cli_input_error("%s: %s", so.file, strerror(errno));
+    if (so.file && strcmp(so.file, "-") != 0 && rr_rec_probe_file(so.file, why, sizeof(why)))
+        return cli_input_error("%s", why);
 
     if (cli_open_store(out, 0, 1, &st) != 0)
         return RR_EXIT_USAGE;
@@ -105,6 +110,7 @@ int rr_cmd_record(int argc, char **argv)
     stop_flag = 0;
     so.stop = &stop_flag;
     so.progress = !quiet && isatty(STDERR_FILENO);
+    so.quiet = quiet;
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;

@@ -26,6 +26,8 @@ struct rconn {
     int swap; /* reasm side 0 is the server */
     int announced;
     uint64_t sniffed;
+    uint8_t spoke[2];          /* a side sent bytes before the protocol was known */
+    struct rr_buf early[2];    /* those bytes, replayed once it is known */
     struct rr_conn c;
     struct rr_h1d *h1;
 #ifdef RR_HAVE_H2D
@@ -73,6 +75,8 @@ static int on_x(void *ud, struct rr_exchange *x, const uint8_t *req_body, size_t
 {
     struct rconn *rc = ud;
     struct rr_rec *r = rc->r;
+    if (r->stopped)
+        return RR_ESTOP; /* --max-exchanges reached: nothing more is recorded */
     int err = announce(rc);
     if (err)
         return err;
@@ -151,7 +155,7 @@ static int detect(struct rconn *rc, int side, const uint8_t *p, size_t n)
         rc->swap = side == 1;
         return start_dissector(rc, CM_H2, 0);
     }
-    if (rr_h1_is_request_start(p, n)) {
+    if (rr_h1_is_request_start(p, n) || rr_h1_known_method(p, n)) {
         rc->swap = side == 1;
         /* The server's first bytes may already be gone: look for a status line there. */
         return start_dissector(rc, CM_H1, tc->saw_syn ? 0 : RR_H1D_RESYNC_S2C);
@@ -161,7 +165,11 @@ static int detect(struct rconn *rc, int side, const uint8_t *p, size_t n)
         return start_dissector(rc, CM_H1, RR_H1D_RESYNC_C2S);
     }
     rc->sniffed += n;
-    if (tc->saw_syn && side == client_side && rc->sniffed == n) {
+    rc->spoke[side] = 1;
+    (void)client_side;
+    if (tc->saw_syn && rc->spoke[!side]) {
+        /* Both sides spoke and neither like HTTP. (A client line we cannot read may still
+         * get an HTTP answer, which is then recorded without its request.) */
         rc->mode = CM_NONHTTP;
         rc->r->st.nonhttp_conns++;
         return 0;
@@ -195,6 +203,22 @@ static int t_data(void *ud, struct rr_tcp_conn *tc, int side, const uint8_t *p, 
         err = detect(rc, side, p, n);
         if (err)
             return err;
+        if (rc->mode == CM_UNKNOWN) {
+            /* Kept for the dissector: an h2 server may send SETTINGS before the preface. */
+            if (rc->early[side].len + n <= 65536)
+                rr_buf_add(&rc->early[side], p, n);
+            return 0;
+        }
+        if (rc->early[!side].len && (rc->mode == CM_H1 || rc->mode == CM_H2)) {
+            struct rr_buf e = rc->early[!side];
+            rr_buf_init(&rc->early[!side]);
+            err = t_data(ud, tc, !side, e.p, e.len, ts);
+            rr_buf_fini(&e);
+            if (err)
+                return err;
+        }
+        rr_buf_fini(&rc->early[0]);
+        rr_buf_fini(&rc->early[1]);
     }
     enum rr_dir dir = (side == 0) != (rc->swap != 0) ? RR_DIR_C2S : RR_DIR_S2C;
     switch (rc->mode) {
@@ -258,6 +282,8 @@ static int t_end(void *ud, struct rr_tcp_conn *tc, enum rr_tcp_end why, uint64_t
             rc->c.flags |= RR_CF_EVICTED;
         err = r->sink.on_conn(r->sink.ud, &rc->c);
     }
+    rr_buf_fini(&rc->early[0]);
+    rr_buf_fini(&rc->early[1]);
     free(rc);
     tc->app = NULL;
     return err;

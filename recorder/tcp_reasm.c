@@ -368,7 +368,7 @@ int rr_tcp_feed(struct rr_tcp *t, const struct rr_tcp_pkt *pk)
         return rc;
     struct rr_tcp_conn *c = lookup(t, pk, h, &side);
     if (c && (fl & RR_TCP_SYN) && !(fl & RR_TCP_ACK) &&
-        (c->closed || !c->d[side].have_next || c->d[side].next != pk->seq + 1)) {
+        (c->closed || !c->d[side].have_isn || c->d[side].isn != pk->seq)) {
         /* A new connection on the same ports. */
         rc = end_conn(t, c, RR_TCP_END_REUSE, pk->ts_us);
         conn_remove(t, c);
@@ -407,6 +407,10 @@ int rr_tcp_feed(struct rr_tcp *t, const struct rr_tcp_pkt *pk)
 
     struct rr_tcp_dir *d = &c->d[side], *o = &c->d[!side];
     if (fl & RR_TCP_SYN) {
+        if (!d->have_isn) {
+            d->have_isn = 1;
+            d->isn = pk->seq;
+        }
         if (!d->have_next) {
             d->have_next = 1;
             d->next = pk->seq + 1;

@@ -19,6 +19,8 @@ struct rr_tcp_dir {
     uint32_t next;  /* next expected sequence number */
     uint32_t acked; /* highest ack the peer sent for this direction */
     uint32_t fin_seq;
+    uint32_t isn;
+    uint8_t have_isn;
     uint8_t have_next, have_ack, fin, done;
     struct rr_tcp_seg *ooo; /* out-of-order segments, sorted by seq */
     size_t ooo_bytes;

@@ -80,8 +80,11 @@ struct rr_rec_src_opts {
     const char *bpf;   /* -f */
     uint64_t duration_us; /* live: stop after this long (0: until stopped) */
     int progress;      /* print a progress line on stderr */
+    int quiet;         /* live: do not say on stderr when the capture has started */
     volatile sig_atomic_t *stop; /* set by a signal handler: stop and commit */
 };
+/* Checks that a file is a capture the recorder reads (before a store is created for it). */
+int rr_rec_probe_file(const char *path, char *why, size_t whylen) RR_WUR;
 /* Reads the whole source into r. On bad input returns RR_EPARSE (or -ENOENT, RR_ELIMIT for an
  * unsupported link type, RR_ETRUNC for a truncated file) with one line in why. What was read
  * before a truncation has been fed (call rr_rec_finish). */
