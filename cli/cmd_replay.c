@@ -141,17 +141,54 @@ static int parse_rate(const char *s, double *out)
     return rr_parse_double(buf, out);
 }
 
-static void print_summary(struct rr_replay *r, double secs)
+static double now_real(void)
 {
-    struct rr_replay_counts c;
-    rr_replay_counts(r, &c);
-    printf("%llu requests, %llu failures (%.2f%%) in %.1f s: %.1f req/s; %llu iterations",
-           (unsigned long long)c.requests, (unsigned long long)c.failures,
-           c.requests ? 100.0 * (double)c.failures / (double)c.requests : 0.0, secs,
-           secs > 0 ? (double)c.requests / secs : 0.0, (unsigned long long)c.iterations);
-    if (c.unserved)
-        printf(", %llu starts not served (no free user)", (unsigned long long)c.unserved);
-    printf("\n");
+    return (double)rr_now_real_us() / 1e6;
+}
+
+/* The run's total: every shard merged (they are cumulative), with the test's start time. */
+static void total_of(struct rr_replay *r, struct rr_stats *total, double start)
+{
+    rr_stats_reset(total);
+    rr_replay_stats(r, total);
+    rr_stats_set_start_time(total, start);
+}
+
+static void put(FILE *f, struct rr_buf *b)
+{
+    fwrite(b->p, 1, b->len, f);
+    fflush(f);
+    rr_buf_reset(b);
+}
+
+/* Keeps the run in the store's runs database (for `show runs` and `compare`). */
+static void save_run(const char *path, struct rr_report *rep, const struct rr_stats *total,
+                     struct rr_replay *r, const struct rr_replay_opts *o, double secs)
+{
+    static const char *modes[] = {"users", "rate", "timeline"};
+    struct rr_store *st = NULL;
+    struct rr_buf params, doc;
+    struct rr_store_opts so = {.path = path};
+    char why[256];
+    uint64_t id;
+
+    rr_buf_init(&params);
+    rr_buf_init(&doc);
+    rr_buf_printf(&params,
+                  "{\"target\": \"%s\", \"engine\": \"%s\", \"mode\": \"%s\", \"users\": %u, "
+                  "\"spawn_rate\": %g, \"run_time_s\": %g, \"rate\": %g, \"speed\": %g, "
+                  "\"duration_s\": %.3f}",
+                  rr_replay_target(r), rr_replay_engine_name(r), modes[o->mode], o->users,
+                  o->spawn_rate, (double)o->run_time_us / 1e6, o->rate, o->speed, secs);
+    rr_report_run_json(rep, total, rr_buf_cstr(&params), &doc);
+    if (rr_store_open(&st, &so, why, sizeof(why)) == 0) {
+        if (rr_store_run_add(st, doc.p, doc.len, &id))
+            fprintf(stderr, "rrload replay: %s: could not keep the run\n", path);
+        if (rr_store_close(&st))
+            fprintf(stderr, "rrload replay: %s: could not keep the run\n", path);
+    }
+    rr_buf_fini(&params);
+    rr_buf_fini(&doc);
 }
 
 int rr_cmd_replay(int argc, char **argv)
@@ -211,12 +248,17 @@ int rr_cmd_replay(int argc, char **argv)
     struct rr_plan *plan = NULL;
     struct rr_replay *r = NULL;
     const char *path = NULL, *csv = NULL, *html = NULL;
+    struct rr_report *rep = NULL;
+    struct rr_stats *total = NULL;
+    struct rr_buf out;
+    char *cmdline = NULL;
     int json = 0, only_summary = 0, ret = RR_EXIT_USAGE, opt;
     uint64_t v;
     double d;
     char why[512];
 
     rr_replay_opts_init(&o);
+    rr_buf_init(&out);
     if (cli_wants_help(argc, argv)) {
         fputs(usage_text, stdout);
         return RR_EXIT_OK;
@@ -352,9 +394,16 @@ int rr_cmd_replay(int argc, char **argv)
     }
     o.allow_hosts = allow;
     o.n_allow_hosts = n_allow;
-    (void)csv;
-    (void)html;
-    (void)json;
+    /* the command line, shown in the HTML report */
+    struct rr_buf cl;
+    rr_buf_init(&cl);
+    rr_buf_adds(&cl, "rrload replay");
+    for (int i = 1; i < argc; i++) {
+        rr_buf_addc(&cl, ' ');
+        rr_buf_adds(&cl, argv[i]);
+    }
+    rr_buf_cstr(&cl);
+    cmdline = (char *)rr_buf_take(&cl, &(size_t){0});
 
     if (cli_open_store(path, 1, 0, &st))
         goto out;
@@ -385,7 +434,27 @@ int rr_cmd_replay(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    uint64_t t0 = rr_now_mono_us(), next_print = t0 + 2000000;
+    struct rr_report_opts ro = {.csv_prefix = csv,
+                                .html_path = html,
+                                .host = rr_replay_target(r),
+                                .script = path,
+                                .command_line = cmdline};
+    if (rr_report_new(&rep, &ro)) {
+        ret = cli_input_error("cannot write the reports (--csv %s, --html %s)", csv ? csv : "-",
+                              html ? html : "-");
+        goto out;
+    }
+    if (rr_stats_new(&total)) {
+        ret = cli_input_error("out of memory");
+        goto out;
+    }
+    /* with --json the tables go to stderr, the JSON alone to stdout */
+    FILE *tables = json ? stderr : stdout;
+    int width = rr_stats_name_width(fileno(tables));
+    double start = now_real();
+    rr_stats_start(total, start);
+    rr_report_clear_history(rep);
+    uint64_t t0 = rr_now_mono_us(), next_tick = t0 + 1000000, next_print = t0 + 2000000;
     if (rr_replay_start(r)) {
         ret = cli_input_error("cannot start the replay");
         goto out;
@@ -393,13 +462,19 @@ int rr_cmd_replay(int argc, char **argv)
     g_run = r; /* from here the signal handler may stop it */
     if (g_signals)
         rr_replay_stop(r, g_signals == 1);
-    while (rr_replay_wait(r, 200000) == -ETIMEDOUT) {
+    while (rr_replay_wait(r, 100000) == -ETIMEDOUT) {
         uint64_t now = rr_now_mono_us();
+        if (now < next_tick)
+            continue;
+        struct rr_replay_counts c;
+        rr_replay_counts(r, &c);
+        total_of(r, total, start);
+        (void)rr_report_tick(rep, total, now_real(), (int)c.users);
+        next_tick += 1000000;
         if (!only_summary && !o.single_user && now >= next_print) {
-            struct rr_replay_counts c;
-            rr_replay_counts(r, &c);
-            fprintf(stderr, "  %u users, %llu requests, %llu failures\n", c.users,
-                    (unsigned long long)c.requests, (unsigned long long)c.failures);
+            rr_stats_print_table(total, width, 1, &out);
+            rr_buf_adds(&out, "\n");
+            put(tables, &out);
             next_print += 2000000;
         }
     }
@@ -407,13 +482,40 @@ int rr_cmd_replay(int argc, char **argv)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     g_run = NULL;
-    print_summary(r, (double)(rr_now_mono_us() - t0) / 1e6);
+    double secs = (double)(rr_now_mono_us() - t0) / 1e6;
     struct rr_replay_counts c;
     rr_replay_counts(r, &c);
-    ret = c.failures ? RR_EXIT_FAIL : RR_EXIT_OK;
+    total_of(r, total, start);
+    if (rr_report_finish(rep, total, now_real(), 0))
+        fprintf(stderr, "rrload replay: could not write every report file\n");
+    if (!o.single_user) {
+        rr_stats_print_summary(total, width, &out);
+        put(tables, &out);
+    }
+    if (c.unserved)
+        fprintf(stderr, "rrload replay: %llu iteration starts found no free user (raise -u)\n",
+                (unsigned long long)c.unserved);
+    if (json) {
+        rr_stats_json(total, &out);
+        rr_buf_adds(&out, "\n");
+        put(stdout, &out);
+    }
+    save_run(path, rep, total, r, &o, secs);
+    struct rr_stats_checks checks;
+    struct rr_buf msgs;
+    rr_stats_checks_init(&checks);
+    rr_buf_init(&msgs);
+    ret = rr_stats_exit_code(total, &checks, &msgs);
+    if (msgs.len)
+        fputs(rr_buf_cstr(&msgs), stderr);
+    rr_buf_fini(&msgs);
 out:
     g_run = NULL;
     rr_replay_free(&r);
+    rr_report_free(&rep);
+    rr_stats_free(&total);
+    rr_buf_fini(&out);
+    free(cmdline);
     rr_plan_free(&plan);
     rr_store_close(&st);
     free(allow);
