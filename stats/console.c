@@ -2,9 +2,12 @@
  * byte: the same printf layouts, the same truncation of floats by '%d', names never cut. */
 #include "stats_int.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <time.h>
 #include <unistd.h>
 
 #define TYPE_W 8
@@ -159,4 +162,33 @@ void rr_stats_print_summary(const struct rr_stats *s, int name_width, struct rr_
     rr_stats_print_table(s, name_width, 0, out);
     rr_stats_print_percentiles(s, name_width, out);
     rr_stats_print_errors(s, name_width, out);
+}
+
+void rr_stats_log(struct rr_buf *out, double now, const char *level, const char *logger,
+                  const char *fmt, ...)
+{
+    time_t t = (time_t)now;
+    struct tm tm;
+    localtime_r(&t, &tm);
+    int ms = (int)((now - (double)t) * 1000);
+    if (ms < 0 || ms > 999)
+        ms = 0;
+    char host[256] = "localhost";
+    gethostname(host, sizeof(host) - 1);
+    host[sizeof(host) - 1] = 0;
+    rr_buf_printf(out, "[%04d-%02d-%02d %02d:%02d:%02d,%03d] %s/%s/%s: ", tm.tm_year + 1900,
+                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms, host, level,
+                  logger);
+    va_list ap, ap2;
+    va_start(ap, fmt);
+    va_copy(ap2, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n >= 0) {
+        rr_buf_reserve(out, (size_t)n + 1);
+        vsnprintf((char *)out->p + out->len, (size_t)n + 1, fmt, ap2);
+        out->len += (size_t)n;
+    }
+    va_end(ap2);
+    rr_buf_addc(out, '\n');
 }

@@ -73,7 +73,9 @@ static void chart(struct rr_buf *out, const struct rr_report *r, const char *tit
     }
     for (int g = 0; g <= 4 && r->nsamples; g++) {
         double x = L + (W - L - R) * g / 4.0;
-        rr_buf_printf(out, "<text x=\"%.1f\" y=\"%.0f\" class=\"xl\">", x, H - B + 18);
+        /* The end labels sit inside the plot so none is clipped. */
+        rr_buf_printf(out, "<text x=\"%.1f\" y=\"%.0f\" class=\"xl\" text-anchor=\"%s\">", x,
+                      H - B + 18, g == 0 ? "start" : g == 4 ? "end" : "middle");
         utc(out, t0 + (t1 - t0) * g / 4.0, 0);
         rr_buf_adds(out, "</text>\n");
     }
@@ -116,7 +118,7 @@ void rr_report_html(const struct rr_report *r, const struct rr_stats *s, struct 
                 "th{background:#f0f0f0}tr.total td{font-weight:bold;background:#fafafa}\n"
                 "td.num{text-align:right}.info p{margin:4px 0}\n"
                 ".grid{stroke:#ddd;stroke-width:1}.yl{font-size:11px;text-anchor:end;fill:#555}"
-                ".xl{font-size:11px;text-anchor:middle;fill:#555}.ct{font-size:15px;font-weight:bold}"
+                ".xl{font-size:11px;fill:#555}.ct{font-size:15px;font-weight:bold}"
                 ".lg{font-size:12px}.chart{margin:10px 0}\n"
                 "</style>\n</head>\n<body>\n<h1>Locust Test Report</h1>\n<div class=\"info\">\n<p>During: <span class=\"l10n datetime\">");
     utc(out, s->start_time, 1);

@@ -13,8 +13,9 @@ static void add_buckets(void *arg, uint64_t ms, uint64_t count)
     json_object_set_new(arg, k, json_integer((json_int_t)count));
 }
 
-/* One entry: Locust's serialised StatsEntry fields, then the derived values. */
-static json_t *entry_json(const struct rr_stats *s, int entry)
+/* One entry: Locust's serialised StatsEntry fields (its wire and --json form), then, when
+ * derived is set, the values the reports show. */
+static json_t *entry_json(const struct rr_stats *s, int entry, int derived)
 {
     const struct rr_stats_e *e = rr_stats_e_get(s, entry);
     json_t *o = json_object();
@@ -45,7 +46,8 @@ static json_t *entry_json(const struct rr_stats *s, int entry)
     }
     json_object_set_new(o, "num_reqs_per_sec", rps);
     json_object_set_new(o, "num_fail_per_sec", fps);
-    /* Derived, as the reports show them. */
+    if (!derived)
+        return o;
     json_object_set_new(o, "median_response_time", json_real(rr_stats_median(s, entry)));
     json_object_set_new(o, "avg_response_time", json_real(rr_stats_avg_ms(s, entry)));
     json_object_set_new(o, "total_rps", json_real(rr_stats_total_rps(s, entry)));
@@ -67,13 +69,14 @@ static json_t *entry_json(const struct rr_stats *s, int entry)
 
 static json_t *stats_array(const struct rr_stats *s)
 {
+    /* Sorted like the tables, Aggregated last: what compare and show runs read. */
     json_t *a = json_array();
     int n = rr_stats_count(s);
     int *idx = rr_xmalloc(((size_t)n + 1) * sizeof(*idx));
     n = rr_stats_sorted(s, idx, n);
     for (int i = 0; i < n; i++)
-        json_array_append_new(a, entry_json(s, idx[i]));
-    json_array_append_new(a, entry_json(s, RR_STATS_TOTAL));
+        json_array_append_new(a, entry_json(s, idx[i], 1));
+    json_array_append_new(a, entry_json(s, RR_STATS_TOTAL, 1));
     free(idx);
     return a;
 }
@@ -107,7 +110,12 @@ static void dump(json_t *j, struct rr_buf *out)
 
 void rr_stats_json(const struct rr_stats *s, struct rr_buf *out)
 {
-    dump(stats_array(s), out);
+    /* Locust's serialize_stats: entries in creation order, none empty, no Aggregated. */
+    json_t *a = json_array();
+    for (int i = 0; i < s->n; i++)
+        if (s->e[i]->nreq || s->e[i]->nfail)
+            json_array_append_new(a, entry_json(s, i, 0));
+    dump(a, out);
 }
 
 void rr_report_run_json(const struct rr_report *r, const struct rr_stats *s,

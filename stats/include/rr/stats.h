@@ -126,6 +126,12 @@ void rr_stats_print_errors(const struct rr_stats *s, int name_width, struct rr_b
 /* The three final blocks, as Locust prints them at shutdown. */
 void rr_stats_print_summary(const struct rr_stats *s, int name_width, struct rr_buf *out);
 
+/* One log line as Locust's logging prints it (stderr):
+ * "[2026-11-26 23:11:58,035] host/INFO/locust.main: Shutting down (exit code 1)" with local
+ * time. logger is e.g. "locust.main" or "locust.runners"; the texts are in docs/stats.md. */
+void rr_stats_log(struct rr_buf *out, double now, const char *level, const char *logger,
+                  const char *fmt, ...) RR_PRINTF(5, 6);
+
 /* ---- CSV (--csv PREFIX) ---- */
 void rr_stats_csv_stats(const struct rr_stats *s, struct rr_buf *out);
 void rr_stats_csv_failures(const struct rr_stats *s, struct rr_buf *out);
@@ -158,9 +164,15 @@ int rr_report_finish(struct rr_report *r, const struct rr_stats *total, double n
 void rr_report_html(const struct rr_report *r, const struct rr_stats *total, struct rr_buf *out);
 
 /* ---- JSON ---- */
-/* Final stats as JSON (--json): an array of entries as Locust's --json, Aggregated last. */
+/* Final stats as JSON (--json, on stdout), as Locust's serialize_stats: an array of the
+ * entries with requests or failures, in creation order, without Aggregated, each with exactly
+ * the wire fields (response_times and the per-second dicts keyed by strings; the per-second
+ * dicts hold the last 64 seconds). */
 void rr_stats_json(const struct rr_stats *s, struct rr_buf *out);
-/* A run record: parameters (a JSON object text or NULL), final stats and the history. */
+/* A run record: parameters (a JSON object text or NULL), host, script, command line,
+ * start/end time, "stats" (every entry sorted as the tables, Aggregated last, with the wire
+ * fields plus median/avg/total_rps/fail_ratio/percentiles/percentiles_exact in ms),
+ * "failures" and "history" (one sample per tick). Store it with rr_store_run_add. */
 void rr_report_run_json(const struct rr_report *r, const struct rr_stats *total,
                         const char *params_json, struct rr_buf *out);
 

@@ -172,6 +172,20 @@ static void test_errors(void **st)
     rr_stats_free(&s);
 }
 
+static void test_log_line(void **st)
+{
+    (void)st;
+    struct rr_buf b;
+    rr_buf_init(&b);
+    rr_stats_log(&b, 1795734718.0351, "INFO", "locust.main", "Shutting down (exit code %d)", 1);
+    const char *l = rr_buf_cstr(&b);
+    assert_int_equal(l[0], '[');
+    assert_int_equal(l[20], ',');
+    assert_memory_equal(l + 21, "035] ", 5);
+    assert_non_null(strstr(l, "/INFO/locust.main: Shutting down (exit code 1)\n"));
+    rr_buf_fini(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -179,6 +193,7 @@ int main(void)
         cmocka_unit_test(test_table_tty_and_long_names),
         cmocka_unit_test(test_percentiles),
         cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_log_line),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -163,6 +163,32 @@ static void test_report_files(void **st)
     assert_int_equal(system(cmd), 0);
 }
 
+static void test_json(void **st)
+{
+    (void)st;
+    struct rr_stats *s = small();
+    struct rr_buf b;
+    rr_buf_init(&b);
+    rr_stats_json(s, &b);
+    json_error_t err;
+    json_t *j = json_loads(rr_buf_cstr(&b), 0, &err);
+    assert_non_null(j);
+    /* /zero has nothing: left out, like Aggregated; creation order. */
+    assert_int_equal(json_array_size(j), 2);
+    json_t *e = json_array_get(j, 0);
+    assert_string_equal(json_string_value(json_object_get(e, "name")), "/");
+    assert_int_equal(json_object_size(e), 14);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(e, "response_times"), "10")), 1);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(e, "num_reqs_per_sec"), "1005")), 1);
+    assert_true(json_real_value(json_object_get(e, "total_response_time")) == 13.011);
+    json_t *f = json_array_get(j, 1);
+    assert_string_equal(json_string_value(json_object_get(f, "name")), "/a,b");
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(f, "num_fail_per_sec"), "1010")), 1);
+    json_decref(j);
+    rr_buf_fini(&b);
+    rr_stats_free(&s);
+}
+
 static void test_exit_code(void **st)
 {
     (void)st;
@@ -196,6 +222,7 @@ int main(void)
         cmocka_unit_test(test_failures_order),
         cmocka_unit_test(test_stats_csv),
         cmocka_unit_test(test_report_files),
+        cmocka_unit_test(test_json),
         cmocka_unit_test(test_exit_code),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
