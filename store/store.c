@@ -186,7 +186,7 @@ static void guard_install(void)
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_sigaction = on_fault_signal;
-    sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER; /* no mask to restore on the jump */
     sigemptyset(&sa.sa_mask);
     sigaction(SIGBUS, &sa, &old_bus);
     sigaction(SIGSEGV, &sa, &old_segv);
@@ -221,7 +221,7 @@ static int on_fault(struct rr_store *s)
     do {                                                                                           \
         sigjmp_buf jb_;                                                                            \
         sigjmp_buf *prev_ = guard_jb;                                                              \
-        if (sigsetjmp(jb_, 1)) {                                                                   \
+        if (sigsetjmp(jb_, 0)) {                                                                   \
             guard_jb = prev_;                                                                      \
             return on_fault(s);                                                                    \
         }                                                                                          \

@@ -16,7 +16,7 @@ failures = []
 
 def run(*args, cwd=None, env=None):
     p = subprocess.run([RRLOAD, *args], capture_output=True, text=True, cwd=cwd, timeout=20,
-                       env=env)
+                       env=env, errors="replace")
     return p.returncode, p.stdout, p.stderr
 
 
