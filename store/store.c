@@ -68,8 +68,9 @@ struct rr_store {
     size_t n_ops, cap_ops;
     struct rr_buf bytes;
     uint64_t batch_start_us;
-    int sticky;  /* a batch could not be committed: later writes fail with this */
-    int readers; /* read transactions open (callbacks may nest) */
+    int sticky;    /* a batch could not be committed: later writes fail with this */
+    int readers;   /* depth of read_begin calls (callbacks may nest) */
+    MDB_txn *rtxn; /* the read transaction they all share */
 
     /* Transactions and cursors open right now, innermost last, so that a fault inside LMDB
      * (see "Damaged pages" below) can release them. */
@@ -210,6 +211,7 @@ static int on_fault(struct rr_store *s)
     while (s->n_txns)
         mdb_txn_abort(s->txns[--s->n_txns]);
     s->readers = 0;
+    s->rtxn = NULL;
     s->poisoned = 1;
     s->sticky = RR_ECORRUPT;
     set_msg(s, "damaged store: a database page is unreadable");
@@ -497,11 +499,19 @@ static int writable(struct rr_store *s)
 
 /* --- reading --- */
 
+/* A read from inside a walk's callback shares the walk's transaction: it sees the same
+ * snapshot, takes no second reader slot, and cannot meet MDB_MAP_RESIZED (which, with the
+ * walk's transaction open, could not be handled) when another process grew the file. */
 static int read_begin(struct rr_store *s, MDB_txn **t)
 {
     if (s->poisoned)
         return RR_ECORRUPT;
-    if (!s->readonly && s->readers == 0) {
+    if (s->readers > 0) {
+        *t = s->rtxn;
+        s->readers++;
+        return 0;
+    }
+    if (!s->readonly) {
         int rc = commit(s);
         if (rc)
             return rc;
@@ -509,18 +519,20 @@ static int read_begin(struct rr_store *s, MDB_txn **t)
     int rc = txn_begin(s, MDB_RDONLY, t);
     if (rc == 0)
         rc = txn_push(s, *t);
-    if (rc == 0)
-        s->readers++;
+    if (rc == 0) {
+        s->rtxn = *t;
+        s->readers = 1;
+    }
     return rc;
 }
 
 static void read_end(struct rr_store *s, MDB_txn *t)
 {
-    if (s->poisoned)
+    if (s->poisoned || --s->readers > 0)
         return;
     txn_pop(s, t);
     mdb_txn_abort(t);
-    s->readers--;
+    s->rtxn = NULL;
 }
 
 static int get_one_inner(struct rr_store *s, int db, const void *k, size_t klen, struct rr_buf *out)
