@@ -1041,15 +1041,26 @@ struct xwalk {
     struct rr_buf scratch;
 };
 
+/* Names the record that failed to decode, for rr_store_errmsg(). */
+static void record_error(struct rr_store *s, const char *what, uint64_t id, const MDB_val *v,
+                         int rc)
+{
+    if (rc == RR_EVERSION)
+        set_msg(s,
+                "%s %" PRIu64 ": written by a newer rrload (record version %u; this rrload "
+                "reads up to %d)",
+                what, id, ((const uint8_t *)v->mv_data)[1], RR_REC_VERSION);
+    else
+        set_msg(s, "%s %" PRIu64 ": damaged record", what, id);
+}
+
 static int xwalk_one(struct rr_store *s, uint64_t id, MDB_val *v, void *ud)
 {
     struct xwalk *w = ud;
     struct rr_exchange x;
     int rc = rr_exchange_decode(v->mv_data, v->mv_size, &x, &w->scratch);
     if (rc) {
-        set_msg(s, "exchange %" PRIu64 ": %s", id,
-                rc == RR_EVERSION ? "written by a newer rrload (record version)"
-                                  : "damaged record");
+        record_error(s, "exchange", id, v, rc);
         return rc;
     }
     x.id = id;
@@ -1078,9 +1089,7 @@ static int cwalk_one(struct rr_store *s, uint64_t id, MDB_val *v, void *ud)
     struct rr_conn c;
     int rc = rr_conn_decode(v->mv_data, v->mv_size, &c);
     if (rc) {
-        set_msg(s, "connection %" PRIu64 ": %s", id,
-                rc == RR_EVERSION ? "written by a newer rrload (record version)"
-                                  : "damaged record");
+        record_error(s, "connection", id, v, rc);
         return rc;
     }
     c.id = id;
