@@ -912,6 +912,10 @@ int rr_store_open(struct rr_store **out, const struct rr_store_opts *opts, char 
             snprintf(why, whylen, "not an rrload store (not an LMDB file)");
         else if (mrc == MDB_VERSION_MISMATCH)
             snprintf(why, whylen, "made by an incompatible LMDB version");
+        else if (mrc == ENOENT && !st_ok)
+            snprintf(why, whylen, "cannot create it: its directory does not exist");
+        else if (mrc == EACCES)
+            snprintf(why, whylen, "permission denied");
         else
             snprintf(why, whylen, "%s", rr_strerror(rc));
         goto fail;

@@ -447,6 +447,12 @@ static void bad_files(void **state)
     write_file(tmp("junk.db"), junk, sizeof(junk));
     expect_open_error(tmp("junk.db"), 1, RR_ENOTSTORE, "not an LMDB file");
     expect_open_error(dir, 1, -EISDIR, "directory");
+
+    struct rr_store_opts o = {.path = tmp("nodir/x.db"), .create = 1};
+    struct rr_store *s = NULL;
+    char why[256];
+    assert_int_equal(rr_store_open(&s, &o, why, sizeof(why)), -ENOENT);
+    assert_non_null(strstr(why, "directory does not exist"));
 }
 
 static void truncated_store(void **state)
