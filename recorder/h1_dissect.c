@@ -425,6 +425,10 @@ static int cb_headers_done(llhttp_t *p)
     if (x->is_head || st == 204 || st == 304)
         return 1;
     d->in_body[1] = 1;
+    /* One allocation for a body of announced length (the cap still applies). */
+    if (p->content_length > 0 && p->content_length <= d->lim.max_body &&
+        !(p->flags & F_CHUNKED))
+        rr_buf_reserve(&x->body[1], (size_t)p->content_length);
     return 0;
 }
 
