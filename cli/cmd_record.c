@@ -21,6 +21,7 @@ static void on_signal(int sig)
 static const char usage[] =
     "usage: rrload record -r FILE.pcap[ng] [-o FILE.db]\n"
     "       rrload record -i IFACE [-f BPF] [-t DURATION] [--max-exchanges N] [-o FILE.db]\n"
+    "       rrload record --proxy [HOST:]PORT --upstream URL [-o FILE.db]  (see --proxy --help)\n"
     "\n"
     "Records the HTTP/1.x and h2c exchanges of a capture file or a live interface into a\n"
     "store (default session.db). Live capture stops on -t, SIGINT/SIGTERM or\n"
@@ -59,6 +60,10 @@ int rr_cmd_record(int argc, char **argv)
     uint64_t v;
     char why[512] = "", summary[1024];
 
+    /* The recording proxy has its own options (cmd_record_proxy.c). */
+    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+        if (strcmp(argv[i], "--proxy") == 0 || strncmp(argv[i], "--proxy=", 8) == 0)
+            return rr_cmd_record_proxy(argc, argv);
     memset(&so, 0, sizeof(so));
     rr_rec_opts_default(&ro);
     optind = 1;

@@ -9,12 +9,12 @@
 
 #include "rr/store.h"
 
-static struct rr_view V(const char *s)
-{
+static struct rr_view V(const char *s) {
     return rr_view_of(s, strlen(s));
 }
 
-static int die(const char *what, int rc)
+static int
+die(const char *what, int rc)
 {
     fprintf(stderr, "store_fixture: %s: %s\n", what, rr_strerror(rc));
     return 1;
@@ -30,13 +30,22 @@ static int sample(const char *path)
         fprintf(stderr, "store_fixture: %s: %s\n", path, why);
         return 1;
     }
-    struct rr_conn c1 = {.proto = RR_PROTO_H1, .ip_version = 4, .client_ip = {127, 0, 0, 1},
-                         .server_ip = {127, 0, 0, 1}, .client_port = 40000, .server_port = 8080,
-                         .flags = RR_CF_FIN, .t_first_us = 1764201600000000ull,
+    struct rr_conn c1 = {.proto = RR_PROTO_H1,
+                         .ip_version = 4,
+                         .client_ip = {127, 0, 0, 1},
+                         .server_ip = {127, 0, 0, 1},
+                         .client_port = 40000,
+                         .server_port = 8080,
+                         .flags = RR_CF_FIN,
+                         .t_first_us = 1764201600000000ull,
                          .t_last_us = 1764201601000000ull};
-    struct rr_conn c2 = {.proto = RR_PROTO_H2, .ip_version = 6, .client_port = 40001,
-                         .server_port = 8443, .flags = RR_CF_MIDSTREAM | RR_CF_RST,
-                         .t_first_us = 1764201600500000ull, .t_last_us = 1764201602000000ull};
+    struct rr_conn c2 = {.proto = RR_PROTO_H2,
+                         .ip_version = 6,
+                         .client_port = 40001,
+                         .server_port = 8443,
+                         .flags = RR_CF_MIDSTREAM | RR_CF_RST,
+                         .t_first_us = 1764201600500000ull,
+                         .t_last_us = 1764201602000000ull};
     c2.client_ip[15] = 1;
     c2.server_ip[15] = 1;
     if ((rc = rr_store_conn_put(s, &c1)) || (rc = rr_store_conn_put(s, &c2)))
