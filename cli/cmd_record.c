@@ -39,13 +39,17 @@ static const char usage[] =
 
 int rr_cmd_record(int argc, char **argv)
 {
-    static const struct option lopts[] = {
-        {"read", required_argument, NULL, 'r'},      {"interface", required_argument, NULL, 'i'},
-        {"filter", required_argument, NULL, 'f'},    {"duration", required_argument, NULL, 't'},
-        {"output", required_argument, NULL, 'o'},    {"max-exchanges", required_argument, NULL, 1},
-        {"max-conns", required_argument, NULL, 2},   {"max-body", required_argument, NULL, 3},
-        {"quiet", no_argument, NULL, 'q'},           {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+    static const struct option lopts[] = {{"read", required_argument, NULL, 'r'},
+                                          {"interface", required_argument, NULL, 'i'},
+                                          {"filter", required_argument, NULL, 'f'},
+                                          {"duration", required_argument, NULL, 't'},
+                                          {"output", required_argument, NULL, 'o'},
+                                          {"max-exchanges", required_argument, NULL, 1},
+                                          {"max-conns", required_argument, NULL, 2},
+                                          {"max-body", required_argument, NULL, 3},
+                                          {"quiet", no_argument, NULL, 'q'},
+                                          {"help", no_argument, NULL, 'h'},
+                                          {NULL, 0, NULL, 0}};
     struct rr_rec_src_opts so;
     struct rr_rec_opts ro;
     struct rr_rec_sink sink;
@@ -65,12 +69,24 @@ int rr_cmd_record(int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "r:i:f:t:o:qh", lopts, NULL)) != -1) {
         switch (c) {
-        case 'r': so.file = optarg; break;
-        case 'i': so.iface = optarg; break;
-        case 'f': so.bpf = optarg; break;
-        case 'o': out = optarg; break;
-        case 'q': quiet = 1; break;
-        case 'h': fputs(usage, stdout); return RR_EXIT_OK;
+        case 'r':
+            so.file = optarg;
+            break;
+        case 'i':
+            so.iface = optarg;
+            break;
+        case 'f':
+            so.bpf = optarg;
+            break;
+        case 'o':
+            out = optarg;
+            break;
+        case 'q':
+            quiet = 1;
+            break;
+        case 'h':
+            fputs(usage, stdout);
+            return RR_EXIT_OK;
         case 't':
             if (rr_parse_duration(optarg, &so.duration_us) != 0)
                 return cli_usage_error("record", "-t: bad duration '%s'", optarg);

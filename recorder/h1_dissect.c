@@ -29,7 +29,12 @@ struct h1x {
     uint64_t t_req0, t_req1, t_resp0, t_resp1;
 };
 
-enum { MODE_H1 = 0, MODE_STOPPED = 1, MODE_H2 = 2, MODE_TUNNEL = 3 };
+enum {
+    MODE_H1 = 0,
+    MODE_STOPPED = 1,
+    MODE_H2 = 2,
+    MODE_TUNNEL = 3
+};
 
 struct rr_h1d {
     struct rr_dissect_sink sink;
@@ -38,16 +43,16 @@ struct rr_h1d {
     llhttp_t par[2];
     struct h1x *head, *tail; /* requests in order */
     size_t npending;
-    struct h1x *cur[2];      /* message being parsed per direction */
-    uint8_t kind[2];         /* last header callback: 0 none, 1 field, 2 value */
+    struct h1x *cur[2]; /* message being parsed per direction */
+    uint8_t kind[2];    /* last header callback: 0 none, 1 field, 2 value */
     uint8_t resync[2], in_body[2], s2c_lost, c2s_paused, mode, boundary, tunnel, decide;
     struct rr_buf tunnel_s2c; /* server bytes in a CONNECT tunnel before the client's first */
-    struct h1x *upgrade_x;   /* request waiting for its answer to an upgrade */
-    struct rr_buf held;      /* client bytes after an upgrade request, until its answer */
+    struct h1x *upgrade_x;    /* request waiting for its answer to an upgrade */
+    struct rr_buf held;       /* client bytes after an upgrade request, until its answer */
     uint64_t ts;
     uint64_t parse_errors;
-    int err;                 /* sticky: a sink error */
-    struct rr_buf scratch;   /* decoded bodies */
+    int err;               /* sticky: a sink error */
+    struct rr_buf scratch; /* decoded bodies */
     struct rr_header *hv;
     size_t hv_cap;
 #ifdef RR_HAVE_H2D
@@ -425,6 +430,9 @@ static int cb_headers_done(llhttp_t *p)
     if (x->is_head || st == 204 || st == 304)
         return 1;
     d->in_body[1] = 1;
+    /* One allocation for a body of announced length (the cap still applies). */
+    if (p->content_length > 0 && p->content_length <= d->lim.max_body && !(p->flags & F_CHUNKED))
+        rr_buf_reserve(&x->body[1], (size_t)p->content_length);
     return 0;
 }
 
@@ -521,8 +529,8 @@ int rr_h1d_new(struct rr_h1d **out, const struct rr_dissect_sink *sink,
 
 static int is_tchar(uint8_t c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '_' || c == '.' || c == '!' || c == '~' || c == '*' || c == '+';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_' || c == '.' || c == '!' || c == '~' || c == '*' || c == '+';
 }
 
 int rr_h1_is_request_start(const uint8_t *p, size_t n)
@@ -546,22 +554,60 @@ int rr_h1_is_response_start(const uint8_t *p, size_t n)
 {
     if (n < 12)
         return n >= 5 && memcmp(p, "HTTP/", 5) == 0;
-    return memcmp(p, "HTTP/", 5) == 0 && p[5] >= '0' && p[5] <= '9' && p[6] == '.' &&
-           p[8] == ' ' && p[9] >= '1' && p[9] <= '5' && p[10] >= '0' && p[10] <= '9' &&
-           p[11] >= '0' && p[11] <= '9';
+    return memcmp(p, "HTTP/", 5) == 0 && p[5] >= '0' && p[5] <= '9' && p[6] == '.' && p[8] == ' ' &&
+           p[9] >= '1' && p[9] <= '5' && p[10] >= '0' && p[10] <= '9' && p[11] >= '0' &&
+           p[11] <= '9';
 }
 
-static const char *const methods[] = {
-    "GET", "PUT", "ACL", "POST", "HEAD", "COPY", "MOVE", "LOCK", "BIND", "LINK", "MKCOL",
-    "TRACE", "PATCH", "MERGE", "LABEL", "PURGE", "DELETE", "UNLOCK", "SEARCH", "REPORT",
-    "UPDATE", "NOTIFY", "UNBIND", "UNLINK", "OPTIONS", "CONNECT", "CHECKIN", "PROPFIND",
-    "CHECKOUT", "CCM_POST", "PROPPATCH", "SUBSCRIBE", "MKACTIVITY", "UNCHECKOUT",
-    "MKWORKSPACE", "UNSUBSCRIBE", "RPC_IN_DATA", "RPC_OUT_DATA", "VERSION-CONTROL",
-    "BASELINE-CONTROL", "M-SEARCH", "SOURCE", "QUERY", NULL};
+static const char *const methods[] = {"GET",
+                                      "PUT",
+                                      "ACL",
+                                      "POST",
+                                      "HEAD",
+                                      "COPY",
+                                      "MOVE",
+                                      "LOCK",
+                                      "BIND",
+                                      "LINK",
+                                      "MKCOL",
+                                      "TRACE",
+                                      "PATCH",
+                                      "MERGE",
+                                      "LABEL",
+                                      "PURGE",
+                                      "DELETE",
+                                      "UNLOCK",
+                                      "SEARCH",
+                                      "REPORT",
+                                      "UPDATE",
+                                      "NOTIFY",
+                                      "UNBIND",
+                                      "UNLINK",
+                                      "OPTIONS",
+                                      "CONNECT",
+                                      "CHECKIN",
+                                      "PROPFIND",
+                                      "CHECKOUT",
+                                      "CCM_POST",
+                                      "PROPPATCH",
+                                      "SUBSCRIBE",
+                                      "MKACTIVITY",
+                                      "UNCHECKOUT",
+                                      "MKWORKSPACE",
+                                      "UNSUBSCRIBE",
+                                      "RPC_IN_DATA",
+                                      "RPC_OUT_DATA",
+                                      "VERSION-CONTROL",
+                                      "BASELINE-CONTROL",
+                                      "M-SEARCH",
+                                      "SOURCE",
+                                      "QUERY",
+                                      NULL};
 
 /* Methods llhttp does not know: their requests go through the stand-in line. */
-static const char *const foreign[] = {"CCM_POST", "CHECKIN", "UNCHECKOUT", "LABEL", "UPDATE",
-    "VERSION-CONTROL", "BASELINE-CONTROL", "MKWORKSPACE", "RPC_IN_DATA", "RPC_OUT_DATA", NULL};
+static const char *const foreign[] = {
+    "CCM_POST",         "CHECKIN",     "UNCHECKOUT",  "LABEL",        "UPDATE", "VERSION-CONTROL",
+    "BASELINE-CONTROL", "MKWORKSPACE", "RPC_IN_DATA", "RPC_OUT_DATA", NULL};
 
 static int is_foreign(const uint8_t *p, size_t n)
 {
@@ -599,8 +645,8 @@ static int strict_line(const uint8_t *p, size_t n)
     if (i == j || i >= n)
         return 0;
     i++;
-    return n - i == 8 && memcmp(p + i, "HTTP/", 5) == 0 && p[i + 5] >= '0' &&
-           p[i + 5] <= '9' && p[i + 6] == '.' && p[i + 7] >= '0' && p[i + 7] <= '9';
+    return n - i == 8 && memcmp(p + i, "HTTP/", 5) == 0 && p[i + 5] >= '0' && p[i + 5] <= '9' &&
+           p[i + 6] == '.' && p[i + 7] >= '0' && p[i + 7] <= '9';
 }
 
 /* A request line llhttp rejects but which is still a request (a known method, then the

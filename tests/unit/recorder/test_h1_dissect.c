@@ -35,8 +35,8 @@ static void cp(char *dst, size_t cap, struct rr_view v)
     dst[n] = 0;
 }
 
-static int on_x(void *ud, struct rr_exchange *x, const uint8_t *rq, size_t rql,
-                const uint8_t *rs, size_t rsl)
+static int on_x(void *ud, struct rr_exchange *x, const uint8_t *rq, size_t rql, const uint8_t *rs,
+                size_t rsl)
 {
     struct col *c = ud;
     assert_true(c->n < 16);
@@ -81,10 +81,12 @@ static void test_pipelining(void **state)
 {
     struct col c;
     struct rr_h1d *d = mk(&c, 0);
-    feed(d, 0, "GET /a HTTP/1.1\r\nHost: h\r\n\r\nGET /b HTTP/1.1\r\nHost: h\r\n\r\n"
-               "POST /c HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nxyz");
-    feed(d, 1, "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nA"
-               "HTTP/1.1 404 Not Found\r\nContent-Length: 2\r\n\r\nBB");
+    feed(d, 0,
+         "GET /a HTTP/1.1\r\nHost: h\r\n\r\nGET /b HTTP/1.1\r\nHost: h\r\n\r\n"
+         "POST /c HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nxyz");
+    feed(d, 1,
+         "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nA"
+         "HTTP/1.1 404 Not Found\r\nContent-Length: 2\r\n\r\nBB");
     assert_int_equal(c.n, 2);
     feed(d, 1, "HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n");
     done(&d);
@@ -103,10 +105,12 @@ static void test_chunked_trailers(void **state)
 {
     struct col c;
     struct rr_h1d *d = mk(&c, 0);
-    feed(d, 0, "POST /up HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
-               "3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n");
-    feed(d, 1, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-Sum\r\n\r\n"
-               "4\r\nwxyz\r\n0\r\nX-Sum: 1\r\n\r\n");
+    feed(d, 0,
+         "POST /up HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+         "3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n");
+    feed(d, 1,
+         "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-Sum\r\n\r\n"
+         "4\r\nwxyz\r\n0\r\nX-Sum: 1\r\n\r\n");
     done(&d);
     assert_int_equal(c.n, 1);
     assert_int_equal(c.x[0].req_len, 5);
@@ -134,11 +138,13 @@ static void test_head_304(void **state)
 {
     struct col c;
     struct rr_h1d *d = mk(&c, 0);
-    feed(d, 0, "HEAD /x HTTP/1.1\r\nHost: h\r\n\r\nGET /y HTTP/1.1\r\nHost: h\r\n"
-               "If-None-Match: \"e\"\r\n\r\nGET /z HTTP/1.1\r\nHost: h\r\n\r\n");
-    feed(d, 1, "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n"
-               "HTTP/1.1 304 Not Modified\r\nContent-Length: 1000\r\n\r\n"
-               "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    feed(d, 0,
+         "HEAD /x HTTP/1.1\r\nHost: h\r\n\r\nGET /y HTTP/1.1\r\nHost: h\r\n"
+         "If-None-Match: \"e\"\r\n\r\nGET /z HTTP/1.1\r\nHost: h\r\n\r\n");
+    feed(d, 1,
+         "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n"
+         "HTTP/1.1 304 Not Modified\r\nContent-Length: 1000\r\n\r\n"
+         "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
     done(&d);
     assert_int_equal(c.n, 3);
     assert_int_equal(c.x[0].resp_len, 0);
@@ -165,10 +171,12 @@ static void test_upgrade_websocket(void **state)
 {
     struct col c;
     struct rr_h1d *d = mk(&c, 0);
-    feed(d, 0, "GET /ws HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"
-               "\x81\x05hello");
-    feed(d, 1, "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n"
-               "Upgrade: websocket\r\n\r\n\x81\x02hi");
+    feed(d, 0,
+         "GET /ws HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"
+         "\x81\x05hello");
+    feed(d, 1,
+         "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n"
+         "Upgrade: websocket\r\n\r\n\x81\x02hi");
     feed(d, 0, "GET /not-http HTTP/1.1\r\n\r\n");
     done(&d);
     assert_int_equal(c.n, 1);
@@ -180,10 +188,12 @@ static void test_upgrade_refused(void **state)
 {
     struct col c;
     struct rr_h1d *d = mk(&c, 0);
-    feed(d, 0, "GET /a HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: foo\r\n\r\n"
-               "GET /b HTTP/1.1\r\nHost: h\r\n\r\n");
-    feed(d, 1, "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\na"
-               "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nb");
+    feed(d, 0,
+         "GET /a HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: foo\r\n\r\n"
+         "GET /b HTTP/1.1\r\nHost: h\r\n\r\n");
+    feed(d, 1,
+         "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\na"
+         "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nb");
     done(&d);
     assert_int_equal(c.n, 2);
     assert_string_equal(c.x[1].target, "/b");
@@ -207,7 +217,8 @@ static void test_gzip(void **state)
     size_t zl = sizeof(z) - zs.avail_out;
     deflateEnd(&zs);
     char hdr[128];
-    snprintf(hdr, sizeof(hdr), "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: %zu\r\n\r\n", zl);
+    snprintf(hdr, sizeof(hdr),
+             "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: %zu\r\n\r\n", zl);
     feed(d, 0, "GET / HTTP/1.1\r\nHost: h\r\n\r\n");
     feed(d, 1, hdr);
     assert_int_equal(rr_h1d_feed(d, RR_DIR_S2C, z, zl, 1), 0);
@@ -273,11 +284,11 @@ static void test_lenient_request_line(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_pipelining),     cmocka_unit_test(test_chunked_trailers),
-        cmocka_unit_test(test_100_continue),   cmocka_unit_test(test_head_304),
-        cmocka_unit_test(test_close_delimited), cmocka_unit_test(test_upgrade_websocket),
-        cmocka_unit_test(test_upgrade_refused), cmocka_unit_test(test_gzip),
-        cmocka_unit_test(test_gap_resync),     cmocka_unit_test(test_midstream),
+        cmocka_unit_test(test_pipelining),           cmocka_unit_test(test_chunked_trailers),
+        cmocka_unit_test(test_100_continue),         cmocka_unit_test(test_head_304),
+        cmocka_unit_test(test_close_delimited),      cmocka_unit_test(test_upgrade_websocket),
+        cmocka_unit_test(test_upgrade_refused),      cmocka_unit_test(test_gzip),
+        cmocka_unit_test(test_gap_resync),           cmocka_unit_test(test_midstream),
         cmocka_unit_test(test_lenient_request_line),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
