@@ -19,6 +19,8 @@ int cli_open_store(const char *path, int readonly, int create, struct rr_store *
 int cli_wants_help(int argc, char **argv);
 
 int rr_cmd_record(int argc, char **argv);
+/* record --proxy: the recording reverse proxy (cmd_record_proxy.c). */
+int rr_cmd_record_proxy(int argc, char **argv);
 int rr_cmd_import(int argc, char **argv);
 int rr_cmd_show(int argc, char **argv);
 int rr_cmd_transform(int argc, char **argv);

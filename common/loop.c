@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "rr/util.h"
@@ -32,6 +33,7 @@ struct rr_loop {
     rr_loop_fn *before_poll;
     void *before_poll_data;
     atomic_int stop;
+    bool have_pwait2;
     struct rr_io wake_io;
 };
 
@@ -72,6 +74,7 @@ int rr_loop_new(struct rr_loop **out)
         goto fail;
     rr_loop_update_time(l);
     l->batch = 1;
+    l->have_pwait2 = true;
     *out = l;
     return 0;
 fail:
@@ -270,9 +273,25 @@ int rr_loop_run_once(struct rr_loop *l, int64_t max_wait_us)
     }
     if (atomic_load_explicit(&l->stop, memory_order_relaxed))
         wait_us = 0;
-    /* Round up, so a timer 300 us away does not make us spin with 0 ms waits. */
-    timeout_ms = wait_us < 0 ? -1 : (int)((wait_us + 999) / 1000);
-    n = epoll_wait(l->epfd, evs, RR_LOOP_MAX_EVENTS, timeout_ms);
+    /* epoll_pwait2 waits to the microsecond (timers in timeline replays keep their gaps);
+     * kernels before 5.11 lack it, then whole milliseconds rounded up, so a timer 300 us
+     * away does not make us spin with 0 ms waits. */
+    n = -1;
+    errno = ENOSYS;
+    if (l->have_pwait2) {
+        struct timespec ts = {0};
+        if (wait_us >= 0) {
+            ts.tv_sec = (time_t)(wait_us / 1000000);
+            ts.tv_nsec = (long)(wait_us % 1000000) * 1000;
+        }
+        n = epoll_pwait2(l->epfd, evs, RR_LOOP_MAX_EVENTS, wait_us < 0 ? NULL : &ts, NULL);
+        if (n < 0 && errno == ENOSYS)
+            l->have_pwait2 = false;
+    }
+    if (n < 0 && errno == ENOSYS) {
+        timeout_ms = wait_us < 0 ? -1 : (int)((wait_us + 999) / 1000);
+        n = epoll_wait(l->epfd, evs, RR_LOOP_MAX_EVENTS, timeout_ms);
+    }
     if (n < 0)
         return errno == EINTR ? 0 : -errno;
     rr_loop_update_time(l);

@@ -20,7 +20,7 @@
 #include "rr/buf.h"
 #include "rr/err.h"
 
-#define PREFACE "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+#define PREFACE     "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 #define PREFACE_LEN 24
 
 enum {
@@ -35,9 +35,14 @@ enum {
     F_WINDOW_UPDATE = 8,
     F_CONTINUATION = 9,
 };
-enum { FL_END_STREAM = 0x1, FL_END_HEADERS = 0x4, FL_PADDED = 0x8, FL_PRIORITY = 0x20 };
+enum {
+    FL_END_STREAM = 0x1,
+    FL_END_HEADERS = 0x4,
+    FL_PADDED = 0x8,
+    FL_PRIORITY = 0x20
+};
 
-#define DEF_MAX_BODY (64u << 20)
+#define DEF_MAX_BODY    (64u << 20)
 #define DEF_MAX_HEADERS (256u << 10)
 #define DEF_MAX_PENDING 1024u
 /* The largest frame the protocol can frame (24-bit length); bounds the partial-frame buffer. */
@@ -66,6 +71,7 @@ struct msg {
     int headers_seen;  /* the (final, for responses) header block has been read */
     int ended;         /* END_STREAM seen */
     int capped;
+    int holed; /* bytes of the body were lost: the rest is counted, not kept */
 };
 
 struct strm {
@@ -83,31 +89,45 @@ struct strm {
 };
 
 /* Where the header block being decoded goes. */
-enum hb_target { HB_NONE, HB_REQ, HB_REQ_TRAILER, HB_RESP, HB_RESP_TRAILER, HB_DISCARD };
+enum hb_target {
+    HB_NONE,
+    HB_REQ,
+    HB_REQ_TRAILER,
+    HB_RESP,
+    HB_RESP_TRAILER,
+    HB_DISCARD
+};
 
 struct side {
-    struct rr_buf in;      /* a partial frame */
-    uint64_t in_ts;        /* capture time of the first byte of in */
-    size_t preface_left;   /* client side: bytes of the preface still expected */
+    struct rr_buf in;    /* a partial frame */
+    uint64_t in_ts;      /* capture time of the first byte of in */
+    size_t preface_left; /* client side: bytes of the preface still expected */
     nghttp2_hd_inflater *inf;
-    uint32_t hb_stream;    /* stream the header block in progress describes; 0: none */
-    uint32_t hb_cont_id;   /* stream its CONTINUATION frames come on (the promise's carrier) */
+    uint32_t hb_stream;  /* stream the header block in progress describes; 0: none */
+    uint32_t hb_cont_id; /* stream its CONTINUATION frames come on (the promise's carrier) */
     enum hb_target hb_to;
     int hb_status_interim; /* the response block in progress is a 1xx */
     int hb_end_stream;     /* the HEADERS that opened the block had END_STREAM */
     uint64_t hb_ts;
+    /* A DATA frame being read as it arrives (see data_begin). */
+    size_t data_left; /* payload bytes still to come, padding included */
+    size_t data_pad;  /* padding bytes at its end */
+    uint32_t data_id;
+    int data_end; /* it has END_STREAM */
 };
 
 struct rr_h2d {
     struct rr_dissect_sink sink;
     struct rr_dissect_limits lim;
     struct side side[2];
-    struct strm **st; /* open streams, oldest first */
+    struct strm **st;  /* open streams, oldest first */
+    struct strm **tab; /* the same streams by id: open addressing, linear probing */
+    size_t tcap;       /* a power of two, at least twice nst */
     size_t nst, cap;
     size_t ndone;      /* finished streams held back so that emission follows request order */
     size_t done_bytes; /* body bytes they hold */
-    int dead;  /* a gap or a protocol error: the rest of the connection is skipped */
-    int err;   /* sticky: the sink's abort code */
+    int dead;          /* a gap or a protocol error: the rest of the connection is skipped */
+    int err;           /* sticky: the sink's abort code */
     struct rr_h2d_stats stats;
     /* scratch reused by emit */
     struct rr_header *hv;
@@ -150,8 +170,7 @@ static uint32_t be24(const uint8_t *p)
 
 static uint32_t be31(const uint8_t *p)
 {
-    return ((uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]) &
-           0x7fffffffu;
+    return ((uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]) & 0x7fffffffu;
 }
 
 static void hlist_fini(struct hlist *h)
@@ -196,13 +215,63 @@ static void strm_free(struct strm *s)
     free(s);
 }
 
+static size_t slot_of(uint32_t id, size_t cap)
+{
+    return (size_t)((id * 2654435761u) >> 7) & (cap - 1);
+}
+
 /* The stream with this id, finished ones too. */
 static struct strm *find_any(struct rr_h2d *d, uint32_t id)
 {
-    for (size_t i = d->nst; i-- > 0;)
-        if (d->st[i]->id == id)
-            return d->st[i];
-    return NULL;
+    if (!d->tcap)
+        return NULL;
+    for (size_t i = slot_of(id, d->tcap);; i = (i + 1) & (d->tcap - 1)) {
+        if (!d->tab[i])
+            return NULL;
+        if (d->tab[i]->id == id)
+            return d->tab[i];
+    }
+}
+
+static void tab_put(struct strm **tab, size_t cap, struct strm *s)
+{
+    size_t i = slot_of(s->id, cap);
+    while (tab[i])
+        i = (i + 1) & (cap - 1);
+    tab[i] = s;
+}
+
+static void tab_add(struct rr_h2d *d, struct strm *s)
+{
+    if (2 * (d->nst + 1) > d->tcap) {
+        size_t cap = d->tcap ? d->tcap * 2 : 64;
+        struct strm **t = rr_xcalloc(cap, sizeof(*t));
+        for (size_t i = 0; i < d->tcap; i++)
+            if (d->tab[i])
+                tab_put(t, cap, d->tab[i]);
+        free(d->tab);
+        d->tab = t;
+        d->tcap = cap;
+    }
+    tab_put(d->tab, d->tcap, s);
+}
+
+/* Removes s, shifting back the entries after it so that no probe chain breaks. */
+static void tab_del(struct rr_h2d *d, const struct strm *s)
+{
+    size_t mask = d->tcap - 1, i = slot_of(s->id, d->tcap);
+    while (d->tab[i] != s)
+        i = (i + 1) & mask;
+    d->tab[i] = NULL;
+    for (size_t j = (i + 1) & mask; d->tab[j]; j = (j + 1) & mask) {
+        size_t home = slot_of(d->tab[j]->id, d->tcap);
+        /* Move the entry to the hole when its home is not cyclically in (i, j]. */
+        if ((j > i && (home <= i || home > j)) || (j < i && home <= i && home > j)) {
+            d->tab[i] = d->tab[j];
+            d->tab[j] = NULL;
+            i = j;
+        }
+    }
 }
 
 /* The open stream with this id: frames after a stream finished change nothing. */
@@ -214,6 +283,7 @@ static struct strm *find(struct rr_h2d *d, uint32_t id)
 
 static void unlink_strm(struct rr_h2d *d, struct strm *s)
 {
+    tab_del(d, s);
     for (size_t i = 0; i < d->nst; i++) {
         if (d->st[i] == s) {
             memmove(&d->st[i], &d->st[i + 1], (d->nst - i - 1) * sizeof(*d->st));
@@ -337,7 +407,7 @@ static int emit(struct rr_h2d *d, struct strm *s, uint32_t extra_flags)
     x.resp_wire_len = s->resp.wire_len;
     rb = s->resp.body.p;
     rl = s->resp.body.len;
-    if (rl && !s->resp.capped) {
+    if (rl && !s->resp.capped && !s->resp.holed) {
         struct rr_view enc = {NULL, 0};
         for (size_t i = 0; i < x.n_resp_headers && !enc.p; i++)
             if (rr_view_eqs(x.resp_headers[i].name, "content-encoding"))
@@ -361,7 +431,7 @@ static int emit(struct rr_h2d *d, struct strm *s, uint32_t extra_flags)
  * which flows replay), not the order streams finished. A finished stream waits for older
  * ones, but only so long: past HOLD_MAX streams or HOLD_BYTES of bodies (a long poll or an
  * event stream that stays open), the finished ones go out ahead of it. */
-#define HOLD_MAX 64u
+#define HOLD_MAX   64u
 #define HOLD_BYTES (8u << 20)
 
 static int drain(struct rr_h2d *d, int force)
@@ -383,7 +453,7 @@ static int drain(struct rr_h2d *d, int force)
     return RR_OK;
 }
 
-static int finished(struct rr_h2d *d, struct strm *s, uint32_t flags)
+static void mark_finished(struct rr_h2d *d, struct strm *s, uint32_t flags)
 {
     if (!s->done) {
         s->done = 1;
@@ -391,6 +461,11 @@ static int finished(struct rr_h2d *d, struct strm *s, uint32_t flags)
         d->done_bytes += s->req.body.len + s->resp.body.len;
     }
     s->done_flags |= flags;
+}
+
+static int finished(struct rr_h2d *d, struct strm *s, uint32_t flags)
+{
+    mark_finished(d, s, flags);
     return drain(d, 0);
 }
 
@@ -436,6 +511,7 @@ static struct strm *new_strm(struct rr_h2d *d, uint32_t id, int *rc)
     }
     struct strm *s = rr_xcalloc(1, sizeof(*s));
     s->id = id;
+    tab_add(d, s);
     d->st[d->nst++] = s;
     return s;
 }
@@ -507,8 +583,7 @@ static void on_field(struct rr_h2d *d, struct side *sd, struct strm *s, const ng
 }
 
 /* Decodes one fragment of a header block; last: it ends the block. */
-static int inflate_fragment(struct rr_h2d *d, struct side *sd, const uint8_t *p, size_t n,
-                            int last)
+static int inflate_fragment(struct rr_h2d *d, struct side *sd, const uint8_t *p, size_t n, int last)
 {
     struct strm *s = sd->hb_to == HB_DISCARD ? NULL : find(d, sd->hb_stream);
 
@@ -628,7 +703,9 @@ static int on_data(struct rr_h2d *d, enum rr_dir dir, uint32_t id, const uint8_t
         return RR_OK;
     struct msg *m = dir == RR_DIR_C2S ? &s->req : &s->resp;
     m->wire_len += n;
-    if (m->body.len + n > d->lim.max_body) {
+    if (n == 0 || m->holed) {
+        /* END_STREAM alone, or a body with a hole: nothing more is kept */
+    } else if (m->body.len + n > d->lim.max_body) {
         size_t room = d->lim.max_body - m->body.len;
         rr_buf_add(&m->body, p, room);
         m->capped = 1;
@@ -663,8 +740,7 @@ static int unpad(const uint8_t **p, size_t *n, uint8_t flags)
 }
 
 /* One whole frame from side dir. ts: capture time of its first byte; now: of its last. */
-static int on_frame(struct rr_h2d *d, enum rr_dir dir, const uint8_t *f, uint64_t ts,
-                    uint64_t now)
+static int on_frame(struct rr_h2d *d, enum rr_dir dir, const uint8_t *f, uint64_t ts, uint64_t now)
 {
     struct side *sd = &d->side[dir];
     size_t n = be24(f);
@@ -722,15 +798,27 @@ static int on_frame(struct rr_h2d *d, enum rr_dir dir, const uint8_t *f, uint64_
             s->t_resp_end = now;
         return finished(d, s, RR_XF_RESET);
     }
-    case F_GOAWAY:
+    case F_GOAWAY: {
         d->stats.goaways++;
-        return RR_OK;
+        if (n < 8 || id != 0)
+            goto proto;
+        /* Streams the sender never processed (opened by the other side, above its last
+         * stream id) will get no answer: they finish now. */
+        uint32_t last = be31(p);
+        for (size_t i = 0; i < d->nst; i++) {
+            struct strm *s = d->st[i];
+            int peer_opened = dir == RR_DIR_S2C ? (s->id % 2 == 1) : (s->id % 2 == 0);
+            if (!s->done && peer_opened && s->id > last)
+                mark_finished(d, s, RR_XF_INCOMPLETE);
+        }
+        return drain(d, 0);
+    }
     default:
         /* PRIORITY, SETTINGS, PING, WINDOW_UPDATE and unknown types carry nothing recorded;
          * SETTINGS_HEADER_TABLE_SIZE needs no tracking (see HPACK_TABLE_MAX). */
         return RR_OK;
     }
-fragment: {
+fragment : {
     int last = (flags & FL_END_HEADERS) != 0;
     if (inflate_fragment(d, sd, p, n, last))
         return kill_conn(d, "HPACK decoding failed");
@@ -742,10 +830,63 @@ proto:
     return kill_conn(d, "HTTP/2 framing error");
 }
 
+/* DATA frames longer than what is at hand are read as they arrive, their payload going
+ * straight into the stream's body instead of being buffered whole and copied again. */
+static int streamable(const struct side *sd, const uint8_t *hdr)
+{
+    return hdr[3] == F_DATA && !sd->hb_stream && be24(hdr) > 0;
+}
+
+static int data_done(struct rr_h2d *d, enum rr_dir dir, uint64_t ts)
+{
+    struct side *sd = &d->side[dir];
+    sd->data_left = 0;
+    if (!sd->data_end)
+        return RR_OK;
+    return on_data(d, dir, sd->data_id, NULL, 0, 1, ts);
+}
+
+/* hdr: the 9-byte frame header; pad: the pad length byte when PADDED. */
+static int data_begin(struct rr_h2d *d, enum rr_dir dir, const uint8_t *hdr, uint8_t pad,
+                      uint64_t ts)
+{
+    struct side *sd = &d->side[dir];
+    size_t left = be24(hdr);
+    uint8_t flags = hdr[4];
+
+    d->stats.frames++;
+    sd->data_id = be31(hdr + 5);
+    sd->data_end = flags & FL_END_STREAM;
+    sd->data_pad = 0;
+    if (sd->data_id == 0)
+        return kill_conn(d, "HTTP/2 framing error");
+    if (flags & FL_PADDED) {
+        left -= 1;
+        sd->data_pad = pad;
+        if (sd->data_pad > left)
+            return kill_conn(d, "HTTP/2 framing error");
+    }
+    sd->data_left = left;
+    return left == 0 ? data_done(d, dir, ts) : RR_OK;
+}
+
+static int data_more(struct rr_h2d *d, enum rr_dir dir, const uint8_t *p, size_t k, uint64_t ts)
+{
+    struct side *sd = &d->side[dir];
+    size_t body_left = sd->data_left > sd->data_pad ? sd->data_left - sd->data_pad : 0;
+    size_t take = k < body_left ? k : body_left;
+    int rc;
+
+    if (take && (rc = on_data(d, dir, sd->data_id, p, take, 0, ts)))
+        return rc;
+    sd->data_left -= k;
+    return sd->data_left == 0 ? data_done(d, dir, ts) : RR_OK;
+}
+
 int rr_h2d_feed(struct rr_h2d *d, enum rr_dir dir, const uint8_t *p, size_t n, uint64_t ts_us)
 {
     struct side *sd = &d->side[dir];
-    int rc;
+    int rc = RR_OK;
 
     if (d->err)
         return d->err;
@@ -765,46 +906,64 @@ int rr_h2d_feed(struct rr_h2d *d, enum rr_dir dir, const uint8_t *p, size_t n, u
         p += k;
         n -= k;
     }
-    /* Frames wholly inside p are read in place; only a partial one is buffered. */
-    while (n > 0 && !d->dead && !d->err) {
-        if (sd->in.len > 0 || n < 9) {
-            if (sd->in.len == 0)
-                sd->in_ts = ts_us;
-            size_t need = 9;
-            if (sd->in.len >= 9)
-                need = 9 + be24(sd->in.p);
-            else if (sd->in.len + n >= 9) {
-                uint8_t hdr[9];
-                memcpy(hdr, sd->in.p, sd->in.len);
-                memcpy(hdr + sd->in.len, p, 9 - sd->in.len);
-                need = 9 + be24(hdr);
-            }
-            size_t k = need - sd->in.len;
-            if (k > n)
-                k = n;
-            rr_buf_add(&sd->in, p, k);
+    /* Frames wholly inside p are read in place; only a partial one is buffered (a DATA frame
+     * only up to its header). */
+    while (n > 0 && !d->dead && !d->err && rc == RR_OK) {
+        if (sd->data_left) {
+            size_t k = n < sd->data_left ? n : sd->data_left;
+            rc = data_more(d, dir, p, k, ts_us);
             p += k;
             n -= k;
-            if (sd->in.len < 9 || sd->in.len < 9 + be24(sd->in.p))
-                break;
-            rc = on_frame(d, dir, sd->in.p, sd->in_ts, ts_us);
+            continue;
+        }
+        if (sd->in.len > 0 || n < 10) {
+            if (sd->in.len == 0)
+                sd->in_ts = ts_us;
+            if (sd->in.len < 9) {
+                size_t k = 9 - sd->in.len < n ? 9 - sd->in.len : n;
+                rr_buf_add(&sd->in, p, k);
+                p += k;
+                n -= k;
+                if (sd->in.len < 9)
+                    break;
+            }
+            /* The header is in: it says how much more is needed. */
+            size_t need = streamable(sd, sd->in.p) ? ((sd->in.p[4] & FL_PADDED) ? 10 : 9)
+                                                   : 9 + be24(sd->in.p);
+            if (sd->in.len < need) {
+                size_t k = need - sd->in.len < n ? need - sd->in.len : n;
+                rr_buf_add(&sd->in, p, k);
+                p += k;
+                n -= k;
+                if (sd->in.len < need)
+                    break;
+            }
+            if (streamable(sd, sd->in.p)) {
+                rc = data_begin(d, dir, sd->in.p, sd->in.len > 9 ? sd->in.p[9] : 0, ts_us);
+            } else {
+                rc = on_frame(d, dir, sd->in.p, sd->in_ts, ts_us);
+            }
             rr_buf_reset(&sd->in);
-            if (rc)
-                return rc;
             continue;
         }
         size_t flen = 9 + be24(p);
-        if (flen > n) {
+        if (flen <= n) {
+            rc = on_frame(d, dir, p, ts_us, ts_us);
+            p += flen;
+            n -= flen;
+        } else if (streamable(sd, p)) {
+            size_t hl = (p[4] & FL_PADDED) ? 10 : 9;
+            rc = data_begin(d, dir, p, p[9], ts_us);
+            p += hl;
+            n -= hl;
+        } else {
             sd->in_ts = ts_us;
             rr_buf_add(&sd->in, p, n);
-            break;
+            n = 0;
         }
-        rc = on_frame(d, dir, p, ts_us, ts_us);
-        if (rc)
-            return rc;
-        p += flen;
-        n -= flen;
     }
+    if (rc)
+        return rc;
     if (d->dead)
         d->stats.skipped_bytes += n;
     return d->err;
@@ -812,12 +971,29 @@ int rr_h2d_feed(struct rr_h2d *d, enum rr_dir dir, const uint8_t *p, size_t n, u
 
 int rr_h2d_gap(struct rr_h2d *d, enum rr_dir dir, uint64_t nbytes, uint64_t ts_us)
 {
+    struct side *sd = &d->side[dir];
+
     if (d->err)
         return d->err;
     d->stats.skipped_bytes += nbytes;
     if (d->dead)
         return RR_OK;
     d->stats.gaps++;
+    /* Lost bytes wholly inside a DATA payload leave the framing and HPACK in step: only that
+     * stream's body has a hole. Anywhere else a header block may have been lost, and the
+     * dynamic table with it. */
+    if (nbytes > 0 && sd->data_left >= nbytes) {
+        struct strm *s = find(d, sd->data_id);
+        if (s) {
+            struct msg *m = dir == RR_DIR_C2S ? &s->req : &s->resp;
+            size_t body_left = sd->data_left > sd->data_pad ? sd->data_left - sd->data_pad : 0;
+            m->wire_len += nbytes < body_left ? nbytes : body_left;
+            m->holed = 1;
+            s->flags |= RR_XF_GAP | RR_XF_INCOMPLETE;
+        }
+        sd->data_left -= nbytes;
+        return sd->data_left == 0 ? data_done(d, dir, ts_us) : RR_OK;
+    }
     d->dead = 1;
     d->stats.error = "bytes missing from the capture";
     return flush_all(d, RR_XF_GAP | RR_XF_INCOMPLETE);
@@ -852,8 +1028,7 @@ static int make(struct rr_h2d **out, const struct rr_dissect_sink *sink,
         rc = rr_rec__from_ng(nghttp2_hd_inflate_new(&d->side[i].inf));
         if (rc)
             goto fail;
-        rc = rr_rec__from_ng(nghttp2_hd_inflate_change_table_size(d->side[i].inf,
-                                                                   HPACK_TABLE_MAX));
+        rc = rr_rec__from_ng(nghttp2_hd_inflate_change_table_size(d->side[i].inf, HPACK_TABLE_MAX));
         if (rc)
             goto fail;
     }
@@ -902,12 +1077,12 @@ int rr_h2d_new_upgraded(struct rr_h2d **out, const struct rr_dissect_sink *sink,
                       (*out)->lim.max_headers);
         s->t_req_start = up->t_req_start_us;
         s->t_req_end = up->t_req_end_us;
-        if (up->n_interim < RR_MAX_INTERIM) {
+        /* Interim answers the HTTP/1.1 request got (100 Continue) stay; the 101 itself is
+         * the HTTP/1.1 exchange's status, as in tshark's view. */
+        if (up->n_interim <= RR_MAX_INTERIM) {
             memcpy(s->interim, up->interim, sizeof(s->interim));
             s->n_interim = up->n_interim;
         }
-        if (s->n_interim < RR_MAX_INTERIM)
-            s->interim[s->n_interim++] = 101;
     }
     if (req_len) {
         size_t k = req_len > (*out)->lim.max_body ? (*out)->lim.max_body : req_len;
@@ -925,6 +1100,7 @@ void rr_h2d_free(struct rr_h2d **pd)
     for (size_t i = 0; i < d->nst; i++)
         strm_free(d->st[i]);
     free(d->st);
+    free(d->tab);
     for (int i = 0; i < 2; i++) {
         rr_buf_fini(&d->side[i].in);
         if (d->side[i].inf)

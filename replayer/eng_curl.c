@@ -9,9 +9,12 @@
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <errno.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "rp_int.h"
 #include "rr/util.h"
@@ -36,6 +39,8 @@ struct rp_conn {
     struct curl_slist *hl;       /* CURLOPT_RESOLVE */
     struct curl_slist *hdr_list; /* CURLOPT_HTTPHEADER of the request in flight */
     const void *last_key;        /* the static request the options are set for */
+    int pre_fd;                  /* opened ahead (timeline), handed to curl on its first connect */
+    int pre_given;               /* pre_fd as given to curl, until it asks for its options */
     bool busy;
     const struct rp_out *o;
     int status;
@@ -50,6 +55,8 @@ struct rp_conn {
 };
 
 static void drain(struct cworker *cw);
+static curl_socket_t open_cb(void *ud, curlsocktype purpose, struct curl_sockaddr *a);
+static int sockopt_cb(void *ud, curl_socket_t fd, curlsocktype purpose);
 
 static void sock_cb_io(struct rr_io *io, unsigned ev)
 {
@@ -311,6 +318,11 @@ static struct rp_conn *c_conn_new(struct rp_worker *w, struct rp_vu *vu)
     curl_easy_setopt(c->e, CURLOPT_SSL_VERIFYHOST, 0L);
     curl_easy_setopt(c->e, CURLOPT_FOLLOWLOCATION, 0L); /* the recording has the next request */
     curl_easy_setopt(c->e, CURLOPT_TCP_NODELAY, 1L);
+    c->pre_fd = c->pre_given = -1;
+    curl_easy_setopt(c->e, CURLOPT_OPENSOCKETFUNCTION, open_cb);
+    curl_easy_setopt(c->e, CURLOPT_OPENSOCKETDATA, c);
+    curl_easy_setopt(c->e, CURLOPT_SOCKOPTFUNCTION, sockopt_cb);
+    curl_easy_setopt(c->e, CURLOPT_SOCKOPTDATA, c);
     curl_easy_setopt(c->e, CURLOPT_HTTP_VERSION,
                      r->o.http2 ? (r->target.tls ? (long)CURL_HTTP_VERSION_2TLS
                                                  : (long)CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE)
@@ -340,6 +352,49 @@ static struct rp_conn *c_conn_new(struct rp_worker *w, struct rp_vu *vu)
         curl_easy_setopt(c->e, CURLOPT_RESOLVE, c->hl);
     }
     return c;
+}
+
+/* Timeline connections are opened ahead; curl takes the socket through these two callbacks
+ * instead of opening and connecting its own. */
+static curl_socket_t open_cb(void *ud, curlsocktype purpose, struct curl_sockaddr *a)
+{
+    struct rp_conn *c = ud;
+    (void)purpose;
+    if (c->pre_fd >= 0) {
+        int fd = c->pre_fd;
+        c->pre_fd = -1;
+        c->pre_given = fd;
+        return fd;
+    }
+    return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+}
+
+static int sockopt_cb(void *ud, curl_socket_t fd, curlsocktype purpose)
+{
+    struct rp_conn *c = ud;
+    (void)purpose;
+    if (fd == c->pre_given) {
+        c->pre_given = -1;
+        return CURL_SOCKOPT_ALREADY_CONNECTED;
+    }
+    return CURL_SOCKOPT_OK;
+}
+
+static void c_preconnect(struct rp_conn *c)
+{
+    const struct rp_target *t = &c->w->r->target;
+    int one = 1, fd;
+    if (c->pre_fd >= 0)
+        return;
+    fd = socket(t->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return;
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (connect(fd, (const struct sockaddr *)&t->addr, t->addrlen) < 0 && errno != EINPROGRESS) {
+        close(fd); /* curl connects itself then, and reports the error */
+        return;
+    }
+    c->pre_fd = fd;
 }
 
 static bool has_header(struct rr_view hdrs, const char *name)
@@ -429,6 +484,8 @@ static void c_conn_free(struct rp_conn *c)
         return;
     c_abort(c);
     curl_easy_cleanup(c->e);
+    if (c->pre_fd >= 0)
+        close(c->pre_fd);
     curl_slist_free_all(c->hl);
     curl_slist_free_all(c->hdr_list);
     rr_buf_fini(&c->hb);
@@ -446,5 +503,6 @@ const struct rp_engine rp__engine_curl = {
     .send = c_send,
     .reap = c_reap,
     .abort = c_abort,
+    .preconnect = c_preconnect,
     .conn_free = c_conn_free,
 };

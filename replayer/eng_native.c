@@ -367,6 +367,8 @@ static void io_cb(struct rr_io *io, unsigned ev)
         c->connecting = false;
         if (c->busy)
             write_more(c);
+        else if (rr_io_start(c->w->loop, &c->io, io->fd, RR_IO_READ, io_cb))
+            conn_close(c); /* opened ahead: wait for the first request */
         return;
     }
     if (ev & RR_IO_WRITE && c->busy && c->o && c->off < c->o->wire.len) {
@@ -430,8 +432,16 @@ static const char *n_send(struct rp_conn *c, const struct rp_out *o)
         return NULL;
     }
     begin_request(c);
+    if (c->connecting)
+        return NULL; /* opened ahead (timeline): the connect completion writes */
     write_more(c);
     return NULL;
+}
+
+static void n_preconnect(struct rp_conn *c)
+{
+    if (c->io.fd < 0)
+        (void)start_connect(c); /* a failure shows on the first request */
 }
 
 static void n_abort(struct rp_conn *c)
@@ -465,5 +475,6 @@ const struct rp_engine rp__engine_native = {
     .send = n_send,
     .reap = NULL,
     .abort = n_abort,
+    .preconnect = n_preconnect,
     .conn_free = n_conn_free,
 };

@@ -324,7 +324,9 @@ int rr_replay_start(struct rr_replay *r)
     if (r->cb.test_start)
         r->cb.test_start(r->cb.ud);
     run_oneshot(r, r->before_w);
-    r->start_mono_us = rr_now_mono_us() + 1000;
+    /* Timeline: a lead time so every thread runs and every connection is open before the
+     * first recorded request is due (its gaps to the others are the point). */
+    r->start_mono_us = rr_now_mono_us() + (o->mode == RR_REPLAY_TIMELINE ? 30000 : 1000);
     pthread_mutex_lock(&r->mu);
     for (unsigned i = 0; i < n; i++) {
         rc = -pthread_create(&r->workers[i].thread, NULL, rp__worker_main, &r->workers[i]);

@@ -193,6 +193,8 @@ struct rp_engine {
     const char *(*send)(struct rp_conn *c, const struct rp_out *o);
     /* Frees what conns left behind; from the loop's before_poll hook. May be NULL. */
     void (*reap)(struct rp_worker *w);
+    /* Opens the connection ahead of the first request (timeline mode). May be NULL. */
+    void (*preconnect)(struct rp_conn *c);
     /* Abandons the request in flight, if any, without a callback. */
     void (*abort)(struct rp_conn *c);
     /* Closes and frees; never called from the conn's own callbacks. */

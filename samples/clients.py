@@ -2,13 +2,14 @@
 """Real client sessions against the demo target, for recording the bundled samples.
 
 usage: clients.py SCENARIO HTTP_PORT [H2C_PORT]
-SCENARIO: shop-h1 | mix-123 | lookups | shop-h2c
+SCENARIO: shop-h1 | mix-123 | lookups | shop-h2c | features-h1
 
 Choices are drawn from a fixed seed so each run makes the same number of exchanges; only the
 tokens (fresh random ones per login) and the timings change between runs. Prints the number
 of exchanges it made.
 """
 import json
+import socket
 import random
 import subprocess
 import sys
@@ -172,13 +173,59 @@ def shop_h2c(base, rng):
         time.sleep(rng.uniform(0.005, 0.03))
 
 
+def features_h1(base, rng):
+    """The protocol features a recorder must handle, one or two exchanges each."""
+    global EXCHANGES
+    u = User(base, "features", rng)
+    r = u.req("GET", "/gzip", 200)  # requests decodes it; the capture holds gzip bytes
+    if r.json().get("gzipped") is not True:
+        raise SystemExit("gzip body did not decode")
+    r = u.req("GET", "/chunked", 200)
+    if len(r.text.splitlines()) != 5:
+        raise SystemExit("chunked body wrong")
+    u.req("HEAD", "/", 200)
+    u.req("GET", "/status/404", 404)
+    u.req("GET", "/status/204", 204)
+    u.req("GET", "/status/302", 302, allow_redirects=False)
+    u.req("GET", "/delay/50", 200)
+    u.req("GET", "/api/cart", 401)  # no token
+    u.req("POST", "/login", 401, json={"user": "features", "password": "wrong"})
+    u.login()
+    u.req("POST", "/api/cart", 201, json={"item": 42})
+    u.req("PUT", "/api/cart", 405, json={"item": 42})
+    u.logout()
+    # curl: HTTP/1.0 (connection closes), then two requests on one keep-alive connection
+    host = base.split("//")[1]
+    subprocess.run(["curl", "-s", "-0", "-o", "/dev/null", base + "/static/style.css"],
+                   check=True, timeout=10)
+    subprocess.run(["curl", "-s", "-o", "/dev/null", "-o", "/dev/null", base + "/favicon.ico",
+                    base + "/gzip", "-H", "Accept-Encoding: gzip"], check=True, timeout=10)
+    EXCHANGES += 3
+    # two requests pipelined in one segment, the first delayed: answers come back in order
+    sk = socket.create_connection((host.split(":")[0], int(host.split(":")[1])))
+    sk.sendall(b"GET /delay/20 HTTP/1.1\r\nHost: %s\r\n\r\n"
+               b"GET /chunked HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n"
+               % (host.encode(), host.encode()))
+    got = b""
+    while True:
+        x = sk.recv(65536)
+        if not x:
+            break
+        got += x
+    sk.close()
+    if got.count(b"HTTP/1.1 200") != 2:
+        raise SystemExit("pipelined pair failed: %r" % got)
+    EXCHANGES += 2
+
+
 def main():
     scenario, port = sys.argv[1], int(sys.argv[2])
     rng = random.Random("rrload-" + scenario)
     if scenario == "shop-h2c":
         shop_h2c("http://127.0.0.1:%d" % int(sys.argv[3]), rng)
     else:
-        {"shop-h1": shop_h1, "mix-123": mix_123, "lookups": lookups}[scenario](
+        {"shop-h1": shop_h1, "mix-123": mix_123, "lookups": lookups,
+         "features-h1": features_h1}[scenario](
             "http://127.0.0.1:%d" % port, rng)
     print(EXCHANGES)
 

@@ -982,7 +982,7 @@ struct h2stream {
     struct req req;
     struct resp resp;
     size_t off;
-    bool responded;
+    bool responded, body_too_big;
 };
 
 struct conn {
@@ -1460,8 +1460,11 @@ static int h2_on_data(nghttp2_session *s, uint8_t flags, int32_t sid, const uint
     struct h2stream *st = nghttp2_session_get_stream_user_data(s, sid);
     if (!st)
         return 0;
-    if (st->req.body.len + len > MAX_BODY_BYTES)
-        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    /* Keep reading (flow control goes on) but drop the rest: the answer is 413, as on HTTP/1. */
+    if (st->body_too_big || st->req.body.len + len > MAX_BODY_BYTES) {
+        st->body_too_big = true;
+        return 0;
+    }
     sb_add(&st->req.body, data, len);
     return 0;
 }
@@ -1482,7 +1485,10 @@ static int h2_on_frame_recv(nghttp2_session *s, const nghttp2_frame *f, void *ud
     r->conn_id = c->id;
     r->stream_id = f->hd.stream_id;
     log_request(r);
-    route(r, &st->resp);
+    if (st->body_too_big)
+        json_error(&st->resp, 413, "request body too large");
+    else
+        route(r, &st->resp);
     if (st->resp.delay_ms) {
         struct timer *t = calloc(1, sizeof(*t));
         if (!t)

@@ -5,7 +5,7 @@
 #
 # usage: samples/record-samples.sh [BUILD_DIR [OUT_DIR [SCENARIO...]]]
 #   run as root or with dumpcap capabilities; BUILD_DIR defaults to ./build, OUT_DIR to the
-#   samples folder, SCENARIO to all of: shop-h1 mix-123 lookups shop-h2c
+#   samples folder, SCENARIO to all of: shop-h1 mix-123 lookups shop-h2c features-h1
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -70,10 +70,11 @@ record() {
             -Y http2.headers.status -T fields -e http2.headers.status 2>/dev/null |
             tr ',' '\n' | grep -c .)
     else
-        reqs=$(tshark -r "$tmp/$name.pcap" -Y http.request -T fields -e frame.number 2>/dev/null |
-            grep -c .)
-        resps=$(tshark -r "$tmp/$name.pcap" -Y http.response -T fields -e frame.number 2>/dev/null |
-            grep -c .)
+        # a packet can carry several pipelined requests: count methods and codes, not packets
+        reqs=$(tshark -r "$tmp/$name.pcap" -Y http.request -T fields -e http.request.method \
+            2>/dev/null | tr ',' '\n' | grep -c .)
+        resps=$(tshark -r "$tmp/$name.pcap" -Y http.response -T fields -e http.response.code \
+            2>/dev/null | tr ',' '\n' | grep -c .)
     fi
     conns=$(tshark -r "$tmp/$name.pcap" -Y 'tcp.flags.syn == 1 && tcp.flags.ack == 0' \
         -T fields -e frame.number 2>/dev/null | grep -c .)
@@ -87,6 +88,6 @@ record() {
         "$(wc -c <"$out/$name.pcap")"
 }
 
-[ $# -ge 3 ] || set -- "$build" "$out" shop-h1 mix-123 lookups shop-h2c
+[ $# -ge 3 ] || set -- "$build" "$out" shop-h1 mix-123 lookups shop-h2c features-h1
 shift 2
 for s in "$@"; do record "$s"; done

@@ -7,6 +7,7 @@ usage: test_demo_target.py PATH/TO/demo_target
 """
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -206,6 +207,33 @@ def h1_tests(base, port):
         out += x
     hc.close()
     check(re.findall(rb"HTTP/1\.1 (\d+)", out) == [b"200", b"202"], "half-close keeps delayed answer")
+    # a burst of 2000 pipelined requests in one write, each answered once, in order
+    burst = b"".join(b"GET /api/items/%d HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n\r\n"
+                     % (i % 60 + 1, tok2.encode()) for i in range(2000))
+    out = raw(port, burst + b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n", timeout=20)
+    codes = re.findall(rb"HTTP/1\.1 (\d+)", out)
+    ids = [int(x) for x in re.findall(rb'\{"id":(\d+),', out)]
+    check(len(codes) == 2001 and ids == [i % 60 + 1 for i in range(2000) if i % 60 < 50],
+          "pipelined burst: %d answers" % len(codes))
+    # the same requests cut into 1-byte writes: the parser state survives every split
+    sk = socket.create_connection(("127.0.0.1", port), timeout=5)
+    sk.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    msg = (b"POST /api/lookup HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+           b"Content-Length: 21\r\n\r\n{\"customer\":\"100321\"}"
+           b"GET /chunked HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    for i in range(len(msg)):
+        sk.send(msg[i:i + 1])
+        if i % 16 == 0:
+            time.sleep(0.001)
+    out = b""
+    while True:
+        x = sk.recv(65536)
+        if not x:
+            break
+        out += x
+    sk.close()
+    check(b'"retCode":"000000","customer":"100321"' in out and out.count(b'"chunk"') == 5,
+          "1-byte writes")
     # HTTP/1.0: close by default, keep-alive on request, never chunked
     out = raw(port, b"GET /chunked HTTP/1.0\r\n\r\n")
     check(b"Connection: close" in out and b"Transfer-Encoding" not in out and
@@ -226,6 +254,12 @@ def h1_tests(base, port):
     # malformed request: 400 and close
     out = raw(port, b"GARBAGE\r\n\r\n")
     check(out.startswith(b"HTTP/1.1 400"), "malformed 400")
+    # bodies: 300 KB is read whole, over 1 MiB gets 413
+    big = json.dumps({"customer": "100001", "pad": "x" * 300000})
+    check(requests.post(base + "/api/lookup", data=big).json().get("retCode") == "000000",
+          "300 KB body")
+    check(requests.post(base + "/api/lookup", data=b"a" * (1100 * 1024)).status_code == 413,
+          "413 over 1 MiB")
     # binary body is logged as base64 too
     requests.post(base + "/api/lookup", data=b"\xff\xfe\x00{", timeout=5)
     return tok
@@ -261,6 +295,12 @@ def h2_tests(h2port):
                           "content-type: application/json", "-d", '{"customer":"100777"}',
                           base + "/api/lookup"], capture_output=True, text=True, timeout=10).stdout
     check(json.loads(out or "{}").get("retCode") == "000000", "h2 lookup via curl")
+    for size, code in ((300000, "200"), (1100 * 1024, "413")):
+        out = subprocess.run(["curl", "-s", "--http2-prior-knowledge", "-o", "/dev/null", "-w",
+                              "%{http_code}", "--data-binary", "@-", base + "/api/lookup"],
+                             input=json.dumps({"customer": "100001", "pad": "x" * size}),
+                             capture_output=True, text=True, timeout=10).stdout
+        check(out == code, "h2 body of %d bytes: %s" % (size, out))
     out = subprocess.run(["curl", "-sI", "--http2-prior-knowledge", base + "/"],
                          capture_output=True, text=True, timeout=10).stdout
     check(out.startswith("HTTP/2 200") and "content-length" in out, "h2 HEAD")
@@ -311,6 +351,22 @@ def main():
         try:
             tok = h1_tests("http://127.0.0.1:%d" % port, port)
             h2_tests(h2port)
+            # garbage on both ports (and after an h2 preface) must not hurt the server
+            rng = random.Random(7)
+            for p_ in (port, h2port):
+                for i in range(100):
+                    g = socket.create_connection(("127.0.0.1", p_), timeout=1)
+                    pre = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" if p_ == h2port and i % 2 else b""
+                    g.sendall(pre + bytes(rng.randrange(256) for _ in range(rng.randrange(1, 300))))
+                    g.shutdown(socket.SHUT_WR)
+                    try:
+                        while g.recv(4096):
+                            pass
+                    except OSError:
+                        pass
+                    g.close()
+            check(requests.get("http://127.0.0.1:%d/" % port).status_code == 200,
+                  "serves after garbage")
             # a keep-alive connection left open must not prevent a clean exit
             idle = socket.create_connection(("127.0.0.1", port))
             idle.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")

@@ -17,6 +17,7 @@ EXPECT = {  # file: (exchanges, TCP connections)
     "mix-123.pcap": (125, 30),
     "lookups.pcap": (60, 20),
     "shop-h2c.pcap": (40, 28),
+    "features-h1.pcap": (18, 4),
 }
 FAILS = []
 
@@ -67,6 +68,12 @@ def main():
                           "http.file_data")
             resps = tshark(path, "-Y", "http.response", "-T", "fields", "-e",
                            "http.response.code", "-e", "http.file_data")
+            if name == "features-h1.pcap":
+                # one packet holds a pipelined pair: count the requests, not the packets
+                reqs = ",".join(r.split("\t")[0] for r in reqs).split(",")
+                resps = ",".join(r.split("\t")[0] for r in resps).split(",")
+                check(sorted(set(resps)) == ["200", "201", "204", "302", "401", "404", "405"],
+                      "features statuses %r" % sorted(set(resps)))
         check(len(reqs) == n and len(resps) == n,
               "%s: %d requests, %d responses, want %d" % (name, len(reqs), len(resps), n))
         if name == "mix-123.pcap":

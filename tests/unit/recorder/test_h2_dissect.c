@@ -24,13 +24,14 @@
 
 struct resp_plan {
     unsigned status;
-    size_t body_len;  /* bytes of a pattern body */
-    int gzip;         /* send the body gzip-compressed with content-encoding: gzip */
-    int trailers;     /* end with a trailing HEADERS block */
-    int interim;      /* send a 103 before the final response */
-    int push;         /* push /pushed.css before answering */
-    int rst;          /* reset the stream instead of answering */
+    size_t body_len;   /* bytes of a pattern body */
+    int gzip;          /* send the body gzip-compressed with content-encoding: gzip */
+    int trailers;      /* end with a trailing HEADERS block */
+    int interim;       /* send a 103 before the final response */
+    int push;          /* push /pushed.css before answering */
+    int rst;           /* reset the stream instead of answering */
     size_t big_header; /* a response header this long (forces CONTINUATION) */
+    int empty_data;    /* end with an empty DATA frame rather than END_STREAM on HEADERS */
 };
 
 static void plan_for(const char *path, struct resp_plan *p)
@@ -54,6 +55,8 @@ static void plan_for(const char *path, struct resp_plan *p)
         p->rst = 1;
     if (strstr(path, "/longhdr"))
         p->big_header = 40000;
+    if (strstr(path, "/zero"))
+        p->body_len = 0, p->empty_data = 1;
     if (strstr(path, "/404"))
         p->status = 404;
 }
@@ -146,7 +149,10 @@ static ssize_t body_read(nghttp2_session *sess, int32_t id, uint8_t *buf, size_t
     return (ssize_t)k;
 }
 
-#define NV(n, v) {(uint8_t *)(n), (uint8_t *)(v), strlen(n), strlen(v), NGHTTP2_NV_FLAG_NONE}
+#define NV(n, v)                                                                                   \
+    {                                                                                              \
+        (uint8_t *)(n), (uint8_t *)(v), strlen(n), strlen(v), NGHTTP2_NV_FLAG_NONE                 \
+    }
 
 static void make_body(struct srv_stream *s, const struct resp_plan *p)
 {
@@ -209,8 +215,7 @@ static void respond(struct wire *w, struct srv_stream *s)
     snprintf(status, sizeof(status), "%u", p.status);
     snprintf(clen, sizeof(clen), "%zu", s->body_len);
     char *big = NULL;
-    nghttp2_nv nv[6] = {NV(":status", status), NV("server", "test"),
-                        NV("content-length", clen)};
+    nghttp2_nv nv[6] = {NV(":status", status), NV("server", "test"), NV("content-length", clen)};
     size_t n = 3;
     if (p.gzip)
         nv[n++] = (nghttp2_nv)NV("content-encoding", "gzip");
@@ -222,7 +227,10 @@ static void respond(struct wire *w, struct srv_stream *s)
     }
     dp.source.ptr = s;
     dp.read_callback = body_read;
-    assert_int_equal(nghttp2_submit_response(w->srv, s->id, nv, n, s->body_len || p.trailers ? &dp : NULL), 0);
+    assert_int_equal(
+        nghttp2_submit_response(w->srv, s->id, nv, n,
+                                s->body_len || p.trailers || p.empty_data ? &dp : NULL),
+        0);
     free(big);
 }
 
@@ -259,8 +267,7 @@ static int cli_on_close(nghttp2_session *sess, int32_t id, uint32_t code, void *
     return 0;
 }
 
-static ssize_t srv_padding(nghttp2_session *sess, const nghttp2_frame *f, size_t maxlen,
-                           void *ud)
+static ssize_t srv_padding(nghttp2_session *sess, const nghttp2_frame *f, size_t maxlen, void *ud)
 {
     struct wire *w = ud;
     size_t want = f->hd.length + 37;
@@ -372,9 +379,9 @@ static void wire_fini(struct wire *w)
 static int32_t request(struct wire *w, const char *method, const char *path, size_t body_len,
                        nghttp2_data_provider *dp, struct srv_stream *upload)
 {
-    nghttp2_nv nv[] = {NV(":method", method), NV(":scheme", "http"),
-                       NV(":authority", "example.test"), NV(":path", path),
-                       NV("user-agent", "test/1"), NV("accept", "*/*")};
+    nghttp2_nv nv[] = {
+        NV(":method", method), NV(":scheme", "http"),      NV(":authority", "example.test"),
+        NV(":path", path),     NV("user-agent", "test/1"), NV("accept", "*/*")};
     if (body_len) {
         upload->body = malloc(body_len);
         for (size_t i = 0; i < body_len; i++)
@@ -415,8 +422,8 @@ static void copyv(char *dst, size_t cap, struct rr_view v)
     dst[k] = 0;
 }
 
-static int on_x(void *ud, struct rr_exchange *x, const uint8_t *rq, size_t rql,
-                const uint8_t *rs, size_t rsl)
+static int on_x(void *ud, struct rr_exchange *x, const uint8_t *rq, size_t rql, const uint8_t *rs,
+                size_t rsl)
 {
     struct sink_state *st = ud;
     assert_true(st->n < 600);
@@ -466,7 +473,11 @@ static struct got *by_stream(struct sink_state *st, uint32_t id)
     return NULL;
 }
 
-enum split { WHOLE, RANDOM, BYTES };
+enum split {
+    WHOLE,
+    RANDOM,
+    BYTES
+};
 
 /* Feeds the log; ts of segment i is 1000 + i. Returns the dissector for stats (caller frees). */
 static struct rr_h2d *replay(struct wire *w, struct sink_state *st, enum split how,
@@ -575,14 +586,14 @@ static void test_features(void **state)
 {
     struct wire w;
     static struct sink_state st;
-    const char *paths[] = {"/trailers", "/early", "/push", "/gzip", "/longhdr", "/empty",
-                           "/404", "/srvrst"};
-    int32_t ids[8];
+    const char *paths[] = {"/trailers", "/early", "/push",   "/gzip", "/longhdr",
+                           "/empty",    "/404",   "/srvrst", "/zero"};
+    int32_t ids[9];
     size_t unpadded_len = 0;
 
     for (int pad = 0; pad <= 1; pad++) {
         wire_init(&w, pad, 0);
-        for (int i = 0; i < 8; i++)
+        for (int i = 0; i < 9; i++)
             ids[i] = request(&w, "GET", paths[i], 0, NULL, NULL);
         pump(&w);
         /* The padded run really carries padding (37 bytes per DATA and HEADERS frame). */
@@ -596,11 +607,11 @@ static void test_features(void **state)
             assert_int_equal(hs.errors, 0);
             assert_int_equal(hs.pushes, 1);
             rr_h2d_free(&d);
-            assert_int_equal(st.n, 9);
+            assert_int_equal(st.n, 10);
             /* Emitted in the order the requests started (the push was promised last). */
-            for (int i = 0; i < 8; i++)
+            for (int i = 0; i < 9; i++)
                 assert_int_equal(st.g[i].x.h2_stream, (uint32_t)ids[i]);
-            assert_int_equal(st.g[8].x.h2_stream, 2);
+            assert_int_equal(st.g[9].x.h2_stream, 2);
 
             struct got *g = by_stream(&st, (uint32_t)ids[0]);
             check_plain(g, "/trailers", 100);
@@ -641,6 +652,9 @@ static void test_features(void **state)
             g = by_stream(&st, (uint32_t)ids[6]);
             check_plain(g, "/404", 100);
             assert_int_equal(g->x.status, 404);
+
+            /* An empty DATA frame with END_STREAM ends this one: a 9-byte frame, alone. */
+            check_plain(by_stream(&st, (uint32_t)ids[8]), "/zero", 0);
 
             g = by_stream(&st, (uint32_t)ids[7]);
             assert_non_null(g);
@@ -719,7 +733,7 @@ static void test_upgrade(void **state)
     check_plain(g, "/upgraded", 100);
     assert_string_equal(g->method, "GET");
     assert_int_equal(g->n_req_headers, 2);
-    assert_int_equal(g->x.interim[g->x.n_interim - 1], 101);
+    assert_int_equal(g->x.n_interim, 0);
     check_plain(by_stream(&st, 3), "/after", 100);
     sink_fini(&st);
     wire_fini(&w);
@@ -740,12 +754,13 @@ static void test_gap_and_garbage(void **state)
     /* Everything up to the middle of the response body, then a gap. */
     size_t fed = 0;
     for (size_t i = 0; i < w.nseg && fed < w.log.len / 2; i++) {
-        assert_int_equal(rr_h2d_feed(d, w.segs[i].dir, w.log.p + w.segs[i].off, w.segs[i].len,
-                                     10),
+        assert_int_equal(rr_h2d_feed(d, w.segs[i].dir, w.log.p + w.segs[i].off, w.segs[i].len, 10),
                          0);
         fed += w.segs[i].len;
     }
-    assert_int_equal(rr_h2d_gap(d, RR_DIR_S2C, 1000, 11), 0);
+    /* More bytes than any DATA frame holds: a header block may be lost, so the connection
+     * ends here. */
+    assert_int_equal(rr_h2d_gap(d, RR_DIR_S2C, 1000000, 11), 0);
     assert_int_equal(st.n, 1);
     assert_int_equal(st.g[0].x.h2_stream, (uint32_t)a);
     assert_true(st.g[0].x.flags & RR_XF_GAP);
@@ -753,15 +768,14 @@ static void test_gap_and_garbage(void **state)
     assert_int_equal(rr_h2d_feed(d, RR_DIR_S2C, w.log.p, 100, 12), 0);
     assert_int_equal(rr_h2d_finish(d, 13), 0);
     rr_h2d_get_stats(d, &hs);
-    assert_int_equal(hs.skipped_bytes, 1100);
+    assert_int_equal(hs.skipped_bytes, 1000100);
     rr_h2d_free(&d);
     sink_fini(&st);
     wire_fini(&w);
 
     /* Not HTTP/2 at all: skipped, never an error or a crash. */
     assert_int_equal(rr_h2d_new(&d, &sink, NULL), 0);
-    assert_int_equal(rr_h2d_feed(d, RR_DIR_C2S, (const uint8_t *)"GET / HTTP/1.1\r\n", 16, 1),
-                     0);
+    assert_int_equal(rr_h2d_feed(d, RR_DIR_C2S, (const uint8_t *)"GET / HTTP/1.1\r\n", 16, 1), 0);
     rr_h2d_get_stats(d, &hs);
     assert_true(hs.dead);
     assert_int_equal(rr_h2d_finish(d, 2), 0);
@@ -771,8 +785,118 @@ static void test_gap_and_garbage(void **state)
     assert_false(rr_h2d_is_preface((const uint8_t *)"PRI * HTTP/1.1", 14));
 }
 
-static int stop_sink(void *ud, struct rr_exchange *x, const uint8_t *a, size_t al,
-                     const uint8_t *b, size_t bl)
+/* Bytes lost inside a DATA payload: that exchange has a hole (flagged, wire length still
+ * right), and the connection goes on in step. */
+static void test_gap_inside_data(void **state)
+{
+    struct wire w;
+    static struct sink_state st;
+    struct rr_dissect_sink sink = {on_x, &st};
+    struct rr_h2d *d = NULL;
+    struct rr_h2d_stats hs;
+
+    wire_init(&w, 1, 0);
+    int32_t a = request(&w, "GET", "/big", 0, NULL, NULL);
+    int32_t b = request(&w, "GET", "/after", 0, NULL, NULL);
+    pump(&w);
+    /* Find the third DATA frame of stream a in the server's bytes. */
+    struct rr_buf s2c;
+    rr_buf_init(&s2c);
+    for (size_t i = 0; i < w.nseg; i++)
+        if (w.segs[i].dir == RR_DIR_S2C)
+            rr_buf_add(&s2c, w.log.p + w.segs[i].off, w.segs[i].len);
+    size_t off = 0, hole = 0;
+    int seen = 0;
+    while (off + 9 <= s2c.len) {
+        size_t len = (size_t)s2c.p[off] << 16 | (size_t)s2c.p[off + 1] << 8 | s2c.p[off + 2];
+        uint32_t id = ((uint32_t)s2c.p[off + 5] << 24 | (uint32_t)s2c.p[off + 6] << 16 |
+                       (uint32_t)s2c.p[off + 7] << 8 | s2c.p[off + 8]) &
+                      0x7fffffff;
+        if (s2c.p[off + 3] == 0 && id == (uint32_t)a && ++seen == 3) {
+            hole = off + 9 + 1 + 50; /* after the header and the pad length */
+            break;
+        }
+        off += 9 + len;
+    }
+    assert_true(hole > 0);
+    /* Feed everything in order, leaving out 3000 server bytes at hole. */
+    assert_int_equal(rr_h2d_new(&d, &sink, NULL), 0);
+    size_t s_off = 0;
+    for (size_t i = 0; i < w.nseg; i++) {
+        const uint8_t *p = w.log.p + w.segs[i].off;
+        size_t n = w.segs[i].len;
+        if (w.segs[i].dir == RR_DIR_C2S) {
+            assert_int_equal(rr_h2d_feed(d, RR_DIR_C2S, p, n, 5), 0);
+            continue;
+        }
+        for (size_t k = 0; k < n; k++, s_off++) {
+            if (s_off == hole)
+                assert_int_equal(rr_h2d_gap(d, RR_DIR_S2C, 3000, 6), 0);
+            if (s_off >= hole && s_off < hole + 3000)
+                continue;
+            assert_int_equal(rr_h2d_feed(d, RR_DIR_S2C, p + k, 1, 7), 0);
+        }
+    }
+    assert_int_equal(rr_h2d_finish(d, 8), 0);
+    rr_h2d_get_stats(d, &hs);
+    assert_int_equal(hs.errors, 0);
+    assert_int_equal(hs.gaps, 1);
+    rr_h2d_free(&d);
+    assert_int_equal(st.n, 2);
+    struct got *g = by_stream(&st, (uint32_t)a);
+    assert_non_null(g);
+    assert_int_equal(g->x.flags & (RR_XF_GAP | RR_XF_INCOMPLETE), RR_XF_GAP | RR_XF_INCOMPLETE);
+    assert_int_equal(g->x.status, 200);
+    assert_int_equal(g->x.resp_wire_len, 200000);
+    assert_true(g->resp_len < 200000);
+    check_plain(by_stream(&st, (uint32_t)b), "/after", 100);
+    rr_buf_fini(&s2c);
+    sink_fini(&st);
+    wire_fini(&w);
+}
+
+/* A server GOAWAY: the streams above its last stream id were never processed and finish at
+ * once, without waiting for the end of the connection. */
+static void test_goaway(void **state)
+{
+    struct wire w;
+    static struct sink_state st;
+    struct rr_dissect_sink sink = {on_x, &st};
+    struct rr_h2d *d = NULL;
+    const uint8_t *p;
+    ssize_t n;
+
+    wire_init(&w, 0, 0);
+    int32_t a = request(&w, "GET", "/one", 0, NULL, NULL);
+    pump(&w);
+    int32_t b = request(&w, "GET", "/two", 0, NULL, NULL);
+    int32_t c = request(&w, "GET", "/three", 0, NULL, NULL);
+    while ((n = nghttp2_session_mem_send(w.cli, &p)) > 0)
+        log_bytes(&w, RR_DIR_C2S, p, (size_t)n);
+    assert_int_equal(nghttp2_submit_goaway(w.srv, 0, a, NGHTTP2_NO_ERROR, NULL, 0), 0);
+    while ((n = nghttp2_session_mem_send(w.srv, &p)) > 0)
+        log_bytes(&w, RR_DIR_S2C, p, (size_t)n);
+    assert_int_equal(rr_h2d_new(&d, &sink, NULL), 0);
+    for (size_t i = 0; i < w.nseg; i++)
+        assert_int_equal(rr_h2d_feed(d, w.segs[i].dir, w.log.p + w.segs[i].off, w.segs[i].len, 1),
+                         0);
+    assert_int_equal(st.n, 3); /* before finish */
+    check_plain(by_stream(&st, (uint32_t)a), "/one", 100);
+    for (int32_t id = b; id <= c; id += 2) {
+        struct got *g = by_stream(&st, (uint32_t)id);
+        assert_non_null(g);
+        assert_int_equal(g->x.flags & (RR_XF_NO_RESPONSE | RR_XF_INCOMPLETE),
+                         RR_XF_NO_RESPONSE | RR_XF_INCOMPLETE);
+    }
+    assert_int_equal(rr_h2d_finish(d, 2), 0);
+    assert_int_equal(st.n, 3);
+    rr_h2d_free(&d);
+    sink_fini(&st);
+    wire_fini(&w);
+}
+
+static int stop_sink(void *ud, struct rr_exchange *x, const uint8_t *a, size_t al, const uint8_t *b,
+                     size_t bl)
 {
     return -42;
 }
@@ -804,8 +928,8 @@ static void test_sink_abort_and_pending_cap(void **state)
     sink.ud = &st;
     assert_int_equal(rr_h2d_new(&d, &sink, &lim), 0);
     for (size_t i = 0; i < w.nseg; i++)
-        assert_int_equal(
-            rr_h2d_feed(d, w.segs[i].dir, w.log.p + w.segs[i].off, w.segs[i].len, 1), 0);
+        assert_int_equal(rr_h2d_feed(d, w.segs[i].dir, w.log.p + w.segs[i].off, w.segs[i].len, 1),
+                         0);
     assert_int_equal(rr_h2d_finish(d, 2), 0);
     struct rr_h2d_stats hs;
     rr_h2d_get_stats(d, &hs);
@@ -835,6 +959,8 @@ int main(void)
         cmocka_unit_test(test_client_reset_and_finish),
         cmocka_unit_test(test_upgrade),
         cmocka_unit_test(test_gap_and_garbage),
+        cmocka_unit_test(test_gap_inside_data),
+        cmocka_unit_test(test_goaway),
         cmocka_unit_test(test_sink_abort_and_pending_cap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
