@@ -1642,33 +1642,37 @@ static void build_cookie(struct build *b, uint32_t pos, const char *v, struct rr
 }
 
 static void json_producers(struct build *b, json_t *v, struct rr_buf *path, const char *key,
-                           uint32_t pos, int depth)
+                           uint32_t pos, const struct cap *c, int depth)
 {
     if (depth > 16)
         return;
     size_t mark = path->len;
     const char *k;
-    json_t *c;
+    json_t *c2;
     size_t i;
     if (json_is_object(v)) {
-        json_object_foreach(v, k, c)
+        json_object_foreach(v, k, c2)
         {
             path_push_key(path, k);
-            json_producers(b, c, path, k, pos, depth + 1);
+            json_producers(b, c2, path, k, pos, c, depth + 1);
             path->len = mark;
         }
     } else if (json_is_array(v)) {
-        json_array_foreach(v, i, c)
+        json_array_foreach(v, i, c2)
         {
             rr_buf_printf(path, "[%zu]", i);
-            json_producers(b, c, path, key, pos, depth + 1);
+            json_producers(b, c2, path, key, pos, c, depth + 1);
             path->len = mark;
         }
     } else if (json_is_string(v) || json_is_integer(v)) {
         struct rr_buf val;
         rr_buf_init(&val);
         json_leaf_text(v, &val);
-        if (val.len >= MIN_TOKEN && !memchr(val.p, ' ', val.len))
+        /* a value the request itself sent is an echo, not something handed out */
+        bool echo = val.len &&
+                    ((c->req_body.len && memmem(c->req_body.p, c->req_body.len, val.p, val.len)) ||
+                     memmem(c->target, strlen(c->target), val.p, val.len));
+        if (val.len >= MIN_TOKEN && !echo && !memchr(val.p, ' ', val.len))
             add_produced(b, (const char *)val.p, val.len, key ? key : "value", RR_EXTRACT_JSON,
                          rr_buf_cstr(path), pos);
         rr_buf_fini(&val);
@@ -1703,7 +1707,7 @@ static void producers(struct build *b, uint32_t pos, const struct cap *c)
         struct rr_buf path;
         rr_buf_init(&path);
         rr_buf_addc(&path, '$');
-        json_producers(b, j, &path, NULL, pos, 0);
+        json_producers(b, j, &path, NULL, pos, c, 0);
         rr_buf_fini(&path);
     }
     for (size_t i = 0; i < r->n_correlate; i++) {
