@@ -938,6 +938,12 @@ int rr_h1d_gap(struct rr_h1d *d, enum rr_dir dir, uint64_t nbytes, uint64_t ts_u
     return flush_ready(d);
 }
 
+void rr_h1d_flag(struct rr_h1d *d, enum rr_dir dir, uint32_t flags)
+{
+    if (d->mode == MODE_H1 && d->cur[dir])
+        d->cur[dir]->flags |= flags;
+}
+
 int rr_h1d_eof(struct rr_h1d *d, enum rr_dir dir, uint64_t ts_us)
 {
     d->ts = ts_us;

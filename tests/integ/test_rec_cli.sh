@@ -44,4 +44,8 @@ done
 "$R" record -q -r "$SEEDS/eth.pcap" --max-exchanges 1 -o "$D/m.db" || { echo "FAIL max-exchanges exit"; fail=1; }
 n=$("$R" show "$D/m.db" exchanges --json | grep -c '"id"')
 [ "$n" -eq 1 ] || { echo "FAIL max-exchanges: $n stored, want 1"; fail=1; }
+# packets cut by the snaplen: the exchanges say so
+"$R" record -q -r "$SEEDS/raw-snaplen.pcap" -o "$D/s.db" || { echo "FAIL snaplen exit"; fail=1; }
+"$R" show "$D/s.db" exchanges --json | grep -q '"truncated"' ||
+    { echo "FAIL snaplen: no exchange flagged truncated"; fail=1; }
 exit $fail
