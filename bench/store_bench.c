@@ -11,12 +11,12 @@
 #include "rr/store.h"
 #include "rr/util.h"
 
-static struct rr_view V(const char *s)
-{
+static struct rr_view V(const char *s) {
     return rr_view_of(s, strlen(s));
 }
 
-static struct rr_header req_h[10], resp_h[8];
+static struct rr_header req_h[10],
+    resp_h[8];
 static char target[128], body[1500];
 
 /* A typical API exchange: ten request headers, eight response headers, a 1 KB JSON body of
@@ -24,16 +24,24 @@ static char target[128], body[1500];
 static void make(struct rr_exchange *x, unsigned i, size_t *blen)
 {
     static const char *const rq[][2] = {
-        {"Host", "api.example.com"}, {"User-Agent", "Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0"},
-        {"Accept", "application/json"}, {"Accept-Language", "en-US,en;q=0.5"},
-        {"Accept-Encoding", "gzip, deflate, br"}, {"Authorization", "Bearer eyJhbGciOiJIUzI1NiJ9.abc.def"},
-        {"Cookie", "sid=8f14e45fceea167a5a36dedd4bea2543; theme=dark"}, {"Connection", "keep-alive"},
-        {"Referer", "https://app.example.com/items"}, {"X-Request-Id", "5f2c9a7e-1b3d-4c8e-9f0a"}};
-    static const char *const rs[][2] = {
-        {"Server", "nginx"}, {"Date", "Fri, 27 Nov 2026 01:00:00 GMT"},
-        {"Content-Type", "application/json"}, {"Content-Length", "1024"},
-        {"Cache-Control", "no-store"}, {"X-Frame-Options", "DENY"},
-        {"Strict-Transport-Security", "max-age=31536000"}, {"Vary", "Accept-Encoding"}};
+        {"Host", "api.example.com"},
+        {"User-Agent", "Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0"},
+        {"Accept", "application/json"},
+        {"Accept-Language", "en-US,en;q=0.5"},
+        {"Accept-Encoding", "gzip, deflate, br"},
+        {"Authorization", "Bearer eyJhbGciOiJIUzI1NiJ9.abc.def"},
+        {"Cookie", "sid=8f14e45fceea167a5a36dedd4bea2543; theme=dark"},
+        {"Connection", "keep-alive"},
+        {"Referer", "https://app.example.com/items"},
+        {"X-Request-Id", "5f2c9a7e-1b3d-4c8e-9f0a"}};
+    static const char *const rs[][2] = {{"Server", "nginx"},
+                                        {"Date", "Fri, 27 Nov 2026 01:00:00 GMT"},
+                                        {"Content-Type", "application/json"},
+                                        {"Content-Length", "1024"},
+                                        {"Cache-Control", "no-store"},
+                                        {"X-Frame-Options", "DENY"},
+                                        {"Strict-Transport-Security", "max-age=31536000"},
+                                        {"Vary", "Accept-Encoding"}};
     for (int k = 0; k < 10; k++)
         req_h[k] = (struct rr_header){V(rq[k][0]), V(rq[k][1])};
     for (int k = 0; k < 8; k++)
@@ -81,8 +89,7 @@ static int count_fn(const struct rr_exchange *x, void *ud)
 static void bench_store(const char *path, unsigned n, unsigned batch, int bodies, double *put_s,
                         double *read_s)
 {
-    struct rr_store_opts o = {.path = path, .create = 1, .batch_count = batch,
-                              .batch_ms = 1000000};
+    struct rr_store_opts o = {.path = path, .create = 1, .batch_count = batch, .batch_ms = 1000000};
     struct rr_store *s = NULL;
     unlink(path);
     if (rr_store_open(&s, &o, NULL, 0))
@@ -109,8 +116,7 @@ static void bench_store(const char *path, unsigned n, unsigned batch, int bodies
 }
 
 /* The peer: LMDB alone, the same encoded values under the same keys, one commit per batch. */
-static void bench_lmdb(const char *path, unsigned n, unsigned batch, double *put_s,
-                       double *read_s)
+static void bench_lmdb(const char *path, unsigned n, unsigned batch, double *put_s, double *read_s)
 {
     MDB_env *env;
     MDB_txn *t = NULL;

@@ -50,11 +50,10 @@ static int is_view(const char *s)
     return 0;
 }
 
-static const char *const xflag_names[] = {"incomplete", "gap",   "decoded", "no_response",
-                                          "upgrade",    "truncated", "push", "reset",
-                                          "body_capped"};
-static const char *const cflag_names[] = {"midstream", "fin", "rst", "evicted", "upgraded",
-                                          "proxy"};
+static const char *const xflag_names[] = {"incomplete", "gap",  "decoded", "no_response", "upgrade",
+                                          "truncated",  "push", "reset",   "body_capped"};
+static const char *const cflag_names[] = {"midstream", "fin",      "rst",
+                                          "evicted",   "upgraded", "proxy"};
 
 struct show {
     int json;
@@ -232,8 +231,8 @@ static int show_exchange(const struct rr_exchange *x, void *ud)
         set_u64(o, "request_end_us", x->t_req_end_us);
         set_u64(o, "response_start_us", x->t_resp_start_us);
         set_u64(o, "response_end_us", x->t_resp_end_us);
-        json_object_set_new(o, "flags",
-                            jflags(x->flags, xflag_names, sizeof(xflag_names) / sizeof(*xflag_names)));
+        json_object_set_new(
+            o, "flags", jflags(x->flags, xflag_names, sizeof(xflag_names) / sizeof(*xflag_names)));
         if (sh->headers) {
             json_object_set_new(o, "request_headers", jheaders(x->req_headers, x->n_req_headers));
             json_object_set_new(o, "response_headers",
@@ -299,8 +298,8 @@ static int show_conn(const struct rr_conn *c, void *ud)
         json_object_set_new(o, "server", json_string(server));
         set_u64(o, "first_us", c->t_first_us);
         set_u64(o, "last_us", c->t_last_us);
-        json_object_set_new(o, "flags",
-                            jflags(c->flags, cflag_names, sizeof(cflag_names) / sizeof(*cflag_names)));
+        json_object_set_new(
+            o, "flags", jflags(c->flags, cflag_names, sizeof(cflag_names) / sizeof(*cflag_names)));
         emit(sh, o);
     } else {
         char first[32], last[32];
@@ -343,9 +342,22 @@ static int meta_one(const char *key, struct rr_view val, void *ud)
     if (w->obj) {
         json_object_set_new(w->obj, key, jstr(val));
     } else if (is_lead_key(key) == w->lead) {
-        fprintf(w->sh->out, "%-22s ", key);
-        put_text(w->sh->out, val, 0, 200);
-        fputc('\n', w->sh->out);
+        /* multi-line values (summaries) continue under the value column */
+        put_text(w->sh->out, rr_view_of(key, strlen(key)), 22, 0);
+        fputc(' ', w->sh->out);
+        size_t start = 0;
+        for (size_t i = 0; i <= val.len; i++) {
+            if (i < val.len && val.p[i] != '\n')
+                continue;
+            size_t end = i > start && val.p[i - 1] == '\r' ? i - 1 : i;
+            if (start)
+                fprintf(w->sh->out, "%-22s ", "");
+            put_text(w->sh->out, rr_view_of(val.p + start, end - start), 0, 400);
+            fputc('\n', w->sh->out);
+            start = i + 1;
+            if (i + 1 == val.len)
+                break; /* a final newline adds no empty line */
+        }
     }
     return 0;
 }
@@ -416,8 +428,7 @@ int rr_cmd_show(int argc, char **argv)
             if (!v)
                 return cli_usage_error("show", "--limit needs a number");
             if (rr_parse_u64(v, UINT64_MAX, &sh.limit) != 0 || sh.limit == 0)
-                return cli_usage_error("show", "--limit wants a whole number above 0, not '%s'",
-                                       v);
+                return cli_usage_error("show", "--limit wants a whole number above 0, not '%s'", v);
         } else if (!only_args && a[0] == '-' && a[1]) {
             return cli_usage_error("show", "unknown option '%s'", a);
         } else if (!file && !view) {

@@ -138,8 +138,7 @@ static int known_version(unsigned v)
     return v == 0 || v == 9 || v == 10 || v == 11 || v == 20 || v == 30;
 }
 
-int rr_exchange_decode(const void *data, size_t len, struct rr_exchange *x,
-                       struct rr_buf *scratch)
+int rr_exchange_decode(const void *data, size_t len, struct rr_exchange *x, struct rr_buf *scratch)
 {
     struct rr_rd r;
     memset(x, 0, sizeof(*x));

@@ -9,6 +9,9 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <lmdb.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,10 +25,22 @@
 #include "rr/util.h"
 #include "store_int.h"
 
-enum { DB_META, DB_CONNS, DB_EXCHANGES, DB_BODIES, DB_PLAN, DB_RUNS, DB_N };
+enum {
+    DB_META,
+    DB_CONNS,
+    DB_EXCHANGES,
+    DB_BODIES,
+    DB_PLAN,
+    DB_RUNS,
+    DB_N
+};
 static const char *const db_names[DB_N] = {"meta", "conns", "exchanges", "bodies", "plan", "runs"};
 
-enum { OP_PUT, OP_PUT_ONCE, OP_DEL };
+enum {
+    OP_PUT,
+    OP_PUT_ONCE,
+    OP_DEL
+};
 
 struct op {
     uint8_t db;
@@ -53,8 +68,16 @@ struct rr_store {
     size_t n_ops, cap_ops;
     struct rr_buf bytes;
     uint64_t batch_start_us;
-    int sticky; /* a batch could not be committed: later writes fail with this */
-    int readers; /* read transactions open (callbacks may nest) */
+    int sticky;    /* a batch could not be committed: later writes fail with this */
+    int readers;   /* depth of read_begin calls (callbacks may nest) */
+    MDB_txn *rtxn; /* the read transaction they all share */
+
+    /* Transactions and cursors open right now, innermost last, so that a fault inside LMDB
+     * (see "Damaged pages" below) can release them. */
+    MDB_txn *txns[16];
+    MDB_cursor *curs[16];
+    unsigned n_txns, n_curs;
+    int poisoned; /* a page fault hit this handle: every later call fails */
 
     uint64_t next_xid, next_cid, next_run;
     struct seen seen;
@@ -133,6 +156,143 @@ static void body_key(const struct rr_body_ref *ref, uint8_t key[24])
     be64(key, ref->hash[0]);
     be64(key + 8, ref->hash[1]);
     be64(key + 16, ref->len);
+}
+
+/* --- Damaged pages ---
+ *
+ * LMDB keeps no checksums and trusts its pages: a file whose B-tree pages were overwritten
+ * makes it read outside the file (SIGBUS) or follow garbage pointers (SIGSEGV). open()
+ * catches truncation up front; for the rest, every LMDB call (and our reading of the values
+ * it hands out) runs under a guard: a fault there jumps back to the guarded entry point,
+ * which releases the handle's transactions, poisons it and returns RR_ECORRUPT. Callbacks
+ * run unguarded, so their own bugs still crash as they should. A fault outside a guard goes
+ * to the handler that was installed before ours. */
+static __thread sigjmp_buf *guard_jb;
+static struct sigaction old_bus, old_segv;
+static pthread_once_t guard_once = PTHREAD_ONCE_INIT;
+
+static void on_fault_signal(int sig, siginfo_t *si, void *uc)
+{
+    sigjmp_buf *jb = guard_jb;
+    if (jb) {
+        guard_jb = NULL;
+        siglongjmp(*jb, 1);
+    }
+    /* Not ours: put the previous handler back; returning re-runs the faulting instruction. */
+    sigaction(sig, sig == SIGBUS ? &old_bus : &old_segv, NULL);
+}
+
+static void guard_install(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_sigaction = on_fault_signal;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER; /* no mask to restore on the jump */
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGBUS, &sa, &old_bus);
+    sigaction(SIGSEGV, &sa, &old_segv);
+}
+
+/* LMDB's own consistency assertions fail on some damaged pages; it calls this, then abort().
+ * Under a guard, the jump back makes that an RR_ECORRUPT like a fault. */
+static void on_lmdb_assert(MDB_env *env, const char *msg)
+{
+    sigjmp_buf *jb = guard_jb;
+    if (jb) {
+        guard_jb = NULL;
+        siglongjmp(*jb, 1);
+    }
+}
+
+static int on_fault(struct rr_store *s)
+{
+    while (s->n_curs)
+        mdb_cursor_close(s->curs[--s->n_curs]);
+    while (s->n_txns)
+        mdb_txn_abort(s->txns[--s->n_txns]);
+    s->readers = 0;
+    s->rtxn = NULL;
+    s->poisoned = 1;
+    s->sticky = RR_ECORRUPT;
+    set_msg(s, "damaged store: a database page is unreadable");
+    return RR_ECORRUPT;
+}
+
+/* The whole body of a guarded function: returns call's result, or RR_ECORRUPT after a fault. */
+#define GUARDED(s, call)                                                                           \
+    do {                                                                                           \
+        sigjmp_buf jb_;                                                                            \
+        sigjmp_buf *prev_ = guard_jb;                                                              \
+        if (sigsetjmp(jb_, 0)) {                                                                   \
+            guard_jb = prev_;                                                                      \
+            return on_fault(s);                                                                    \
+        }                                                                                          \
+        guard_jb = &jb_;                                                                           \
+        int rc_ = (call);                                                                          \
+        guard_jb = prev_;                                                                          \
+        if (rc_ == RR_ECORRUPT && !(s)->msg[0])                                                    \
+            set_msg((s), "damaged store: LMDB found a corrupted page");                            \
+        return rc_;                                                                                \
+    } while (0)
+
+/* Calls out of the store (a walk's callback) without the guard. */
+#define UNGUARDED(expr)                                                                            \
+    do {                                                                                           \
+        sigjmp_buf *saved_ = guard_jb;                                                             \
+        guard_jb = NULL;                                                                           \
+        expr;                                                                                      \
+        guard_jb = saved_;                                                                         \
+    } while (0)
+
+static int txn_push(struct rr_store *s, MDB_txn *t)
+{
+    if (s->n_txns == sizeof(s->txns) / sizeof(s->txns[0])) {
+        mdb_txn_abort(t);
+        return -EBUSY; /* nesting this deep is a caller bug */
+    }
+    s->txns[s->n_txns++] = t;
+    return 0;
+}
+
+static void txn_pop(struct rr_store *s, MDB_txn *t)
+{
+    if (s->poisoned)
+        return;
+    RR_ASSERT(s->n_txns && s->txns[s->n_txns - 1] == t);
+    s->n_txns--;
+}
+
+static int cursor_open(struct rr_store *s, MDB_txn *t, MDB_dbi dbi, MDB_cursor **c)
+{
+    int rc = mdb_cursor_open(t, dbi, c);
+    if (rc)
+        return from_mdb(rc);
+    if (s->n_curs == sizeof(s->curs) / sizeof(s->curs[0])) {
+        mdb_cursor_close(*c);
+        *c = NULL;
+        return -EBUSY;
+    }
+    s->curs[s->n_curs++] = *c;
+    return 0;
+}
+
+static void cursor_close(struct rr_store *s, MDB_cursor *c)
+{
+    if (s->poisoned || !c)
+        return;
+    RR_ASSERT(s->n_curs && s->curs[s->n_curs - 1] == c);
+    s->n_curs--;
+    mdb_cursor_close(c);
+}
+
+/* Reads the last byte of a value while guarded: the file only grows, so if its last byte is
+ * in the file, all of it is, and the callback can read it safely. */
+static void touch(const MDB_val *v)
+{
+    if (v->mv_size) {
+        volatile const uint8_t *p = (const uint8_t *)v->mv_data + v->mv_size - 1;
+        (void)*p;
+    }
 }
 
 /* --- the seen-bodies set --- */
@@ -250,7 +410,7 @@ static int apply(struct rr_store *s, MDB_txn *t)
 /* Commits the batch. A full map is doubled and the whole batch retried, so MDB_MAP_FULL
  * never reaches the caller. With a read transaction open (a put from inside a foreach
  * callback) the map cannot be resized: the batch then stays queued for the next commit. */
-static int commit(struct rr_store *s)
+static int commit_inner(struct rr_store *s)
 {
     int rc = 0;
     if (s->sticky)
@@ -260,6 +420,8 @@ static int commit(struct rr_store *s)
     for (int attempt = 0; attempt < 64; attempt++) {
         MDB_txn *t = NULL;
         rc = txn_begin(s, 0, &t);
+        if (!rc)
+            rc = txn_push(s, t);
         if (rc)
             break;
         int mrc = apply(s, t);
@@ -267,6 +429,7 @@ static int commit(struct rr_store *s)
             mrc = mdb_txn_commit(t);
         else
             mdb_txn_abort(t);
+        txn_pop(s, t);
         if (mrc == MDB_MAP_FULL || mrc == MDB_TXN_FULL) {
             if (s->readers > 0)
                 return 0;
@@ -293,6 +456,11 @@ static int commit(struct rr_store *s)
     if (s->bytes.cap > 4 * (size_t)BATCH_BYTES)
         rr_buf_fini(&s->bytes);
     return 0;
+}
+
+static int commit(struct rr_store *s)
+{
+    GUARDED(s, commit_inner(s));
 }
 
 static int maybe_commit(struct rr_store *s)
@@ -322,6 +490,8 @@ int rr_store_tick(struct rr_store *s)
 
 static int writable(struct rr_store *s)
 {
+    if (s->poisoned)
+        return RR_ECORRUPT;
     if (s->readonly)
         return -EROFS;
     return s->sticky;
@@ -329,26 +499,43 @@ static int writable(struct rr_store *s)
 
 /* --- reading --- */
 
+/* A read from inside a walk's callback shares the walk's transaction: it sees the same
+ * snapshot, takes no second reader slot, and cannot meet MDB_MAP_RESIZED (which, with the
+ * walk's transaction open, could not be handled) when another process grew the file. */
 static int read_begin(struct rr_store *s, MDB_txn **t)
 {
-    if (!s->readonly && s->readers == 0) {
+    if (s->poisoned)
+        return RR_ECORRUPT;
+    if (s->readers > 0) {
+        *t = s->rtxn;
+        s->readers++;
+        return 0;
+    }
+    if (!s->readonly) {
         int rc = commit(s);
         if (rc)
             return rc;
     }
     int rc = txn_begin(s, MDB_RDONLY, t);
     if (rc == 0)
-        s->readers++;
+        rc = txn_push(s, *t);
+    if (rc == 0) {
+        s->rtxn = *t;
+        s->readers = 1;
+    }
     return rc;
 }
 
 static void read_end(struct rr_store *s, MDB_txn *t)
 {
+    if (s->poisoned || --s->readers > 0)
+        return;
+    txn_pop(s, t);
     mdb_txn_abort(t);
-    s->readers--;
+    s->rtxn = NULL;
 }
 
-static int get_one(struct rr_store *s, int db, const void *k, size_t klen, struct rr_buf *out)
+static int get_one_inner(struct rr_store *s, int db, const void *k, size_t klen, struct rr_buf *out)
 {
     MDB_txn *t = NULL;
     int rc = read_begin(s, &t);
@@ -362,10 +549,15 @@ static int get_one(struct rr_store *s, int db, const void *k, size_t klen, struc
     return rc;
 }
 
-/* Walks db from key `from` (NULL: the start), giving each u64 key and value to fn. */
+static int get_one(struct rr_store *s, int db, const void *k, size_t klen, struct rr_buf *out)
+{
+    GUARDED(s, get_one_inner(s, db, k, klen, out));
+}
+
+/* Walks db from key `from`, giving each u64 key and value to fn. */
 typedef int walk_fn(struct rr_store *s, uint64_t id, MDB_val *v, void *ud);
 
-static int walk_ids(struct rr_store *s, int db, uint64_t from, walk_fn *fn, void *ud)
+static int walk_inner(struct rr_store *s, int db, uint64_t from, walk_fn *fn, void *ud)
 {
     MDB_txn *t = NULL;
     MDB_cursor *c = NULL;
@@ -373,7 +565,7 @@ static int walk_ids(struct rr_store *s, int db, uint64_t from, walk_fn *fn, void
     int rc = read_begin(s, &t);
     if (rc)
         return rc;
-    rc = from_mdb(mdb_cursor_open(t, s->dbi[db], &c));
+    rc = cursor_open(s, t, s->dbi[db], &c);
     if (rc)
         goto out;
     be64(kb, from);
@@ -386,6 +578,8 @@ static int walk_ids(struct rr_store *s, int db, uint64_t from, walk_fn *fn, void
             goto out;
         }
         rc = fn(s, get_be64(k.mv_data), &v, ud);
+        if (s->poisoned)
+            return RR_ECORRUPT; /* the callback's own read faulted: all is released */
         if (rc)
             goto out;
         mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
@@ -393,10 +587,14 @@ static int walk_ids(struct rr_store *s, int db, uint64_t from, walk_fn *fn, void
     if (mrc != MDB_NOTFOUND)
         rc = from_mdb(mrc);
 out:
-    if (c)
-        mdb_cursor_close(c);
+    cursor_close(s, c);
     read_end(s, t);
     return rc;
+}
+
+static int walk_ids(struct rr_store *s, int db, uint64_t from, walk_fn *fn, void *ud)
+{
+    GUARDED(s, walk_inner(s, db, from, fn, ud));
 }
 
 /* --- open / close --- */
@@ -409,10 +607,14 @@ static const char *sniff_kind(const uint8_t *p, size_t n)
         size_t len;
         const char *what;
     } kinds[] = {
-        {"\xd4\xc3\xb2\xa1", 4, "a pcap capture"},  {"\xa1\xb2\xc3\xd4", 4, "a pcap capture"},
-        {"\x4d\x3c\xb2\xa1", 4, "a pcap capture"},  {"\xa1\xb2\x3c\x4d", 4, "a pcap capture"},
-        {"\x0a\x0d\x0d\x0a", 4, "a pcapng capture"}, {"SQLite format 3", 15, "an SQLite database"},
-        {"\x1f\x8b", 2, "a gzip file"},              {"PK\x03\x04", 4, "a zip file"},
+        {"\xd4\xc3\xb2\xa1", 4, "a pcap capture"},
+        {"\xa1\xb2\xc3\xd4", 4, "a pcap capture"},
+        {"\x4d\x3c\xb2\xa1", 4, "a pcap capture"},
+        {"\xa1\xb2\x3c\x4d", 4, "a pcap capture"},
+        {"\x0a\x0d\x0d\x0a", 4, "a pcapng capture"},
+        {"SQLite format 3", 15, "an SQLite database"},
+        {"\x1f\x8b", 2, "a gzip file"},
+        {"PK\x03\x04", 4, "a zip file"},
     };
     for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
         if (n >= kinds[i].len && memcmp(p, kinds[i].magic, kinds[i].len) == 0)
@@ -429,12 +631,12 @@ static const char *sniff_kind(const uint8_t *p, size_t n)
 /* LMDB's meta page, as laid out on 64-bit Linux (lmdb/mdb.c MDB_meta after a 16-byte page
  * header): what open needs to refuse a file LMDB would map and then fault on (a truncated
  * store raises SIGBUS on first access, not an error). */
-#define LMDB_MAGIC     0xBEEFC0DEu
-#define META_OFF       16
-#define META_PSIZE     (META_OFF + 24)  /* mm_dbs[FREE_DBI].md_pad */
-#define META_LAST_PG   (META_OFF + 120) /* mm_last_pg */
-#define META_TXNID     (META_OFF + 128) /* mm_txnid */
-#define META_END       (META_OFF + 136)
+#define LMDB_MAGIC   0xBEEFC0DEu
+#define META_OFF     16
+#define META_PSIZE   (META_OFF + 24)  /* mm_dbs[FREE_DBI].md_pad */
+#define META_LAST_PG (META_OFF + 120) /* mm_last_pg */
+#define META_TXNID   (META_OFF + 128) /* mm_txnid */
+#define META_END     (META_OFF + 136)
 
 static uint32_t ne32(const uint8_t *p)
 {
@@ -520,28 +722,30 @@ static int read_schema(struct rr_store *s, MDB_txn *t, char *why, size_t whylen)
     return 0;
 }
 
-static int last_id(MDB_txn *t, MDB_dbi dbi, uint64_t *out)
+static int last_id(struct rr_store *s, MDB_txn *t, MDB_dbi dbi, uint64_t *out)
 {
     MDB_cursor *c;
     MDB_val k, v;
     *out = 0;
-    int rc = mdb_cursor_open(t, dbi, &c);
+    int rc = cursor_open(s, t, dbi, &c);
     if (rc)
-        return from_mdb(rc);
+        return rc;
     rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
     if (rc == 0 && k.mv_size == 8)
         *out = get_be64(k.mv_data);
     else if (rc == 0)
         rc = MDB_CORRUPTED;
-    mdb_cursor_close(c);
+    cursor_close(s, c);
     return rc == MDB_NOTFOUND ? 0 : from_mdb(rc);
 }
 
 /* Opens the named databases; a writable open of a fresh environment makes it a store. */
-static int open_dbs(struct rr_store *s, char *why, size_t whylen)
+static int open_dbs_inner(struct rr_store *s, char *why, size_t whylen)
 {
     MDB_txn *t = NULL;
     int rc = txn_begin(s, s->readonly ? MDB_RDONLY : 0, &t);
+    if (!rc)
+        rc = txn_push(s, t);
     if (rc)
         return rc;
     int mrc = mdb_dbi_open(t, db_names[DB_META], 0, &s->dbi[DB_META]);
@@ -585,11 +789,11 @@ static int open_dbs(struct rr_store *s, char *why, size_t whylen)
             goto out;
         }
     }
-    rc = last_id(t, s->dbi[DB_EXCHANGES], &s->next_xid);
+    rc = last_id(s, t, s->dbi[DB_EXCHANGES], &s->next_xid);
     if (!rc)
-        rc = last_id(t, s->dbi[DB_CONNS], &s->next_cid);
+        rc = last_id(s, t, s->dbi[DB_CONNS], &s->next_cid);
     if (!rc)
-        rc = last_id(t, s->dbi[DB_RUNS], &s->next_run);
+        rc = last_id(s, t, s->dbi[DB_RUNS], &s->next_run);
     if (rc) {
         snprintf(why, whylen, "damaged store: a key that is not a record number");
         goto out;
@@ -599,21 +803,36 @@ static int open_dbs(struct rr_store *s, char *why, size_t whylen)
     s->next_run++;
     /* Handles opened in a transaction survive only its commit, also when read-only. */
     rc = from_mdb(mdb_txn_commit(t));
+    txn_pop(s, t);
     t = NULL;
 out:
-    if (t)
+    if (t) {
+        txn_pop(s, t);
         mdb_txn_abort(t);
+    }
     return rc;
 }
 
-static int env_open(struct rr_store *s, const struct rr_store_opts *o, unsigned extra)
+static int open_dbs(struct rr_store *s, char *why, size_t whylen)
+{
+    GUARDED(s, open_dbs_inner(s, why, whylen));
+}
+
+static int env_open(struct rr_store *s, const struct rr_store_opts *o, uint64_t file_size,
+                    unsigned extra)
 {
     int rc = mdb_env_create(&s->env);
     if (rc)
-        return from_mdb(rc);
+        return rc;
     mdb_env_set_maxdbs(s->env, DB_N + 2);
+    mdb_env_set_assert(s->env, on_lmdb_assert);
+    /* A reader maps just the file rather than the size its header asks for: a damaged header
+     * cannot make it map gigabytes, and another process growing the store is picked up by
+     * MDB_MAP_RESIZED (txn_begin). */
     if (!s->readonly)
         mdb_env_set_mapsize(s->env, (size_t)(o->map_size ? o->map_size : DEFAULT_MAP));
+    else
+        mdb_env_set_mapsize(s->env, (size_t)file_size);
     unsigned flags = MDB_NOSUBDIR | MDB_NOTLS | extra | (s->readonly ? MDB_RDONLY : 0);
     rc = mdb_env_open(s->env, s->path, flags, 0600);
     if (rc) {
@@ -642,7 +861,8 @@ int rr_store_open(struct rr_store **out, const struct rr_store_opts *opts, char 
     }
     int readonly = opts->readonly != 0;
     int create = !readonly && opts->create;
-    if (stat(opts->path, &st) != 0) {
+    int st_ok = stat(opts->path, &st) == 0;
+    if (!st_ok) {
         rc = -errno;
         if (rc != -ENOENT || !create) {
             snprintf(why, whylen, "%s", rc == -ENOENT ? "no such file" : strerror(-rc));
@@ -670,6 +890,7 @@ int rr_store_open(struct rr_store **out, const struct rr_store_opts *opts, char 
             return rc;
     }
 
+    pthread_once(&guard_once, guard_install);
     s = rr_xcalloc(1, sizeof(*s));
     s->path = rr_xstrdup(opts->path);
     s->readonly = readonly;
@@ -680,16 +901,21 @@ int rr_store_open(struct rr_store **out, const struct rr_store_opts *opts, char 
     rr_buf_init(&s->enc);
     rr_buf_init(&s->z);
 
-    int mrc = env_open(s, opts, 0);
+    uint64_t fsize = st_ok ? (uint64_t)st.st_size : 0;
+    int mrc = env_open(s, opts, fsize, 0);
     /* A reader in a directory it cannot write (no lock file possible) still gets to read. */
     if (readonly && (mrc == EACCES || mrc == EROFS))
-        mrc = env_open(s, opts, MDB_NOLOCK);
+        mrc = env_open(s, opts, fsize, MDB_NOLOCK);
     if (mrc) {
         rc = from_mdb(mrc);
         if (mrc == MDB_INVALID)
             snprintf(why, whylen, "not an rrload store (not an LMDB file)");
         else if (mrc == MDB_VERSION_MISMATCH)
             snprintf(why, whylen, "made by an incompatible LMDB version");
+        else if (mrc == ENOENT && !st_ok)
+            snprintf(why, whylen, "cannot create it: its directory does not exist");
+        else if (mrc == EACCES)
+            snprintf(why, whylen, "permission denied");
         else
             snprintf(why, whylen, "%s", rr_strerror(rc));
         goto fail;
@@ -701,7 +927,7 @@ int rr_store_open(struct rr_store **out, const struct rr_store_opts *opts, char 
     rc = open_dbs(s, why, whylen);
     if (rc) {
         if (!why[0])
-            snprintf(why, whylen, "%s", rr_strerror(rc));
+            snprintf(why, whylen, "%s", s->msg[0] ? s->msg : rr_strerror(rc));
         goto fail;
     }
     *out = s;
@@ -755,7 +981,10 @@ int rr_store_conn_put(struct rr_store *s, struct rr_conn *c)
 }
 
 /* Value of a bodies record: one byte saying how the rest is stored, then the bytes. */
-enum { BODY_RAW = 0, BODY_ZLIB = 1 };
+enum {
+    BODY_RAW = 0,
+    BODY_ZLIB = 1
+};
 
 static void body_put(struct rr_store *s, const void *p, size_t len, struct rr_body_ref *ref)
 {
@@ -816,19 +1045,31 @@ struct xwalk {
     struct rr_buf scratch;
 };
 
+/* Names the record that failed to decode, for rr_store_errmsg(). */
+static void record_error(struct rr_store *s, const char *what, uint64_t id, const MDB_val *v,
+                         int rc)
+{
+    if (rc == RR_EVERSION)
+        set_msg(s,
+                "%s %" PRIu64 ": written by a newer rrload (record version %u; this rrload "
+                "reads up to %d)",
+                what, id, ((const uint8_t *)v->mv_data)[1], RR_REC_VERSION);
+    else
+        set_msg(s, "%s %" PRIu64 ": damaged record", what, id);
+}
+
 static int xwalk_one(struct rr_store *s, uint64_t id, MDB_val *v, void *ud)
 {
     struct xwalk *w = ud;
     struct rr_exchange x;
     int rc = rr_exchange_decode(v->mv_data, v->mv_size, &x, &w->scratch);
     if (rc) {
-        set_msg(s, "exchange %" PRIu64 ": %s", id,
-                rc == RR_EVERSION ? "written by a newer rrload (record version)"
-                                  : "damaged record");
+        record_error(s, "exchange", id, v, rc);
         return rc;
     }
     x.id = id;
-    return w->fn(&x, w->ud);
+    UNGUARDED(rc = w->fn(&x, w->ud));
+    return rc;
 }
 
 int rr_store_exchange_foreach(struct rr_store *s, uint64_t from_id, rr_store_exchange_fn *fn,
@@ -852,13 +1093,12 @@ static int cwalk_one(struct rr_store *s, uint64_t id, MDB_val *v, void *ud)
     struct rr_conn c;
     int rc = rr_conn_decode(v->mv_data, v->mv_size, &c);
     if (rc) {
-        set_msg(s, "connection %" PRIu64 ": %s", id,
-                rc == RR_EVERSION ? "written by a newer rrload (record version)"
-                                  : "damaged record");
+        record_error(s, "connection", id, v, rc);
         return rc;
     }
     c.id = id;
-    return w->fn(&c, w->ud);
+    UNGUARDED(rc = w->fn(&c, w->ud));
+    return rc;
 }
 
 int rr_store_conn_foreach(struct rr_store *s, rr_store_conn_fn *fn, void *ud)
@@ -884,7 +1124,7 @@ int rr_store_conn_get(struct rr_store *s, uint64_t id, struct rr_conn *out)
     return rc;
 }
 
-int rr_store_body_get(struct rr_store *s, const struct rr_body_ref *ref, struct rr_buf *out)
+static int body_get(struct rr_store *s, const struct rr_body_ref *ref, struct rr_buf *out)
 {
     if (ref->len == 0)
         return 0;
@@ -912,8 +1152,7 @@ int rr_store_body_get(struct rr_store *s, const struct rr_body_ref *ref, struct 
     } else if (p[0] == BODY_ZLIB) {
         rr_buf_reserve(out, len);
         uLongf dlen = (uLongf)len;
-        if (uncompress(out->p + start, &dlen, p + 1, (uLong)(v.mv_size - 1)) != Z_OK ||
-            dlen != len)
+        if (uncompress(out->p + start, &dlen, p + 1, (uLong)(v.mv_size - 1)) != Z_OK || dlen != len)
             goto out;
         out->len += len;
     } else {
@@ -933,22 +1172,27 @@ out:
     return rc;
 }
 
-static int count_bodies(MDB_txn *t, MDB_dbi dbi, uint64_t *bytes)
+int rr_store_body_get(struct rr_store *s, const struct rr_body_ref *ref, struct rr_buf *out)
+{
+    GUARDED(s, body_get(s, ref, out));
+}
+
+static int count_bodies(struct rr_store *s, MDB_txn *t, MDB_dbi dbi, uint64_t *bytes)
 {
     MDB_cursor *c;
     MDB_val k, v;
     *bytes = 0;
-    int rc = mdb_cursor_open(t, dbi, &c);
+    int rc = cursor_open(s, t, dbi, &c);
     if (rc)
-        return from_mdb(rc);
+        return rc;
     while ((rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) == 0)
         if (k.mv_size == 24)
             *bytes += get_be64((const uint8_t *)k.mv_data + 16);
-    mdb_cursor_close(c);
+    cursor_close(s, c);
     return rc == MDB_NOTFOUND ? 0 : from_mdb(rc);
 }
 
-int rr_store_counts(struct rr_store *s, struct rr_store_counts *out)
+static int counts(struct rr_store *s, struct rr_store_counts *out)
 {
     MDB_txn *t = NULL;
     MDB_stat st;
@@ -965,9 +1209,14 @@ int rr_store_counts(struct rr_store *s, struct rr_store_counts *out)
             out->has_plan = st.ms_entries > 0;
     }
     if (!rc)
-        rc = count_bodies(t, s->dbi[DB_BODIES], &out->body_bytes);
+        rc = count_bodies(s, t, s->dbi[DB_BODIES], &out->body_bytes);
     read_end(s, t);
     return rc;
+}
+
+int rr_store_counts(struct rr_store *s, struct rr_store_counts *out)
+{
+    GUARDED(s, counts(s, out));
 }
 
 /* --- meta, plan, runs --- */
@@ -992,7 +1241,7 @@ int rr_store_meta_get(struct rr_store *s, const char *key, struct rr_buf *out)
     return get_one(s, DB_META, key, kl, out);
 }
 
-int rr_store_meta_foreach(struct rr_store *s, rr_store_meta_fn *fn, void *ud)
+static int meta_foreach(struct rr_store *s, rr_store_meta_fn *fn, void *ud)
 {
     MDB_txn *t = NULL;
     MDB_cursor *c = NULL;
@@ -1001,7 +1250,7 @@ int rr_store_meta_foreach(struct rr_store *s, rr_store_meta_fn *fn, void *ud)
     int rc = read_begin(s, &t);
     if (rc)
         return rc;
-    rc = from_mdb(mdb_cursor_open(t, s->dbi[DB_META], &c));
+    rc = cursor_open(s, t, s->dbi[DB_META], &c);
     int mrc = rc ? MDB_NOTFOUND : mdb_cursor_get(c, &k, &v, MDB_FIRST);
     while (mrc == 0) {
         if (k.mv_size == 0 || k.mv_size >= sizeof(key) || memchr(k.mv_data, 0, k.mv_size)) {
@@ -1011,17 +1260,24 @@ int rr_store_meta_foreach(struct rr_store *s, rr_store_meta_fn *fn, void *ud)
         }
         memcpy(key, k.mv_data, k.mv_size);
         key[k.mv_size] = 0;
-        rc = fn(key, rr_view_of(v.mv_data, v.mv_size), ud);
+        touch(&v);
+        UNGUARDED(rc = fn(key, rr_view_of(v.mv_data, v.mv_size), ud));
+        if (s->poisoned)
+            return RR_ECORRUPT;
         if (rc)
             break;
         mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
     }
     if (!rc && mrc != MDB_NOTFOUND)
         rc = from_mdb(mrc);
-    if (c)
-        mdb_cursor_close(c);
+    cursor_close(s, c);
     read_end(s, t);
     return rc;
+}
+
+int rr_store_meta_foreach(struct rr_store *s, rr_store_meta_fn *fn, void *ud)
+{
+    GUARDED(s, meta_foreach(s, fn, ud));
 }
 
 int rr_store_plan_put(struct rr_store *s, const void *text, size_t len)
@@ -1076,7 +1332,10 @@ struct rwalk {
 static int rwalk_one(struct rr_store *s, uint64_t id, MDB_val *v, void *ud)
 {
     struct rwalk *w = ud;
-    return w->fn(id, rr_view_of(v->mv_data, v->mv_size), w->ud);
+    int rc;
+    touch(v);
+    UNGUARDED(rc = w->fn(id, rr_view_of(v->mv_data, v->mv_size), w->ud));
+    return rc;
 }
 
 int rr_store_run_foreach(struct rr_store *s, rr_store_run_fn *fn, void *ud)

@@ -9,9 +9,9 @@
 /* Record header: magic byte, record version, then the fields, then a 32-bit check of
  * everything before it. The check comes first on decode, so a bit flip anywhere (even in
  * the version byte) is reported as damage rather than as a newer version. */
-#define RR_XREC_MAGIC   0xE5 /* exchange record */
-#define RR_CREC_MAGIC   0xC5 /* connection record */
-#define RR_REC_VERSION  1
+#define RR_XREC_MAGIC     0xE5 /* exchange record */
+#define RR_CREC_MAGIC     0xC5 /* connection record */
+#define RR_REC_VERSION    1
 #define RR_REC_CHECK_SEED 0x7272636b /* "rrck" */
 
 /* Seeds of the two hashes that name a body (with its length). */

@@ -11,27 +11,31 @@
 
 #include "rr/buf.h"
 
-enum rr_proto { RR_PROTO_UNKNOWN = 0, RR_PROTO_H1 = 1, RR_PROTO_H2 = 2 };
+enum rr_proto {
+    RR_PROTO_UNKNOWN = 0,
+    RR_PROTO_H1 = 1,
+    RR_PROTO_H2 = 2
+};
 
 enum rr_conn_flag {
     RR_CF_MIDSTREAM = 1 << 0, /* the capture started after the handshake */
     RR_CF_FIN = 1 << 1,
     RR_CF_RST = 1 << 2,
-    RR_CF_EVICTED = 1 << 3, /* idle or over a cap before it ended */
+    RR_CF_EVICTED = 1 << 3,  /* idle or over a cap before it ended */
     RR_CF_UPGRADED = 1 << 4, /* 101 Switching Protocols: later bytes are not HTTP/1 */
     RR_CF_PROXY = 1 << 5,    /* recorded by the proxy, not from packets */
 };
 
 struct rr_conn {
-    uint64_t id;          /* assigned by the store when 0 */
-    uint8_t proto;        /* enum rr_proto */
-    uint8_t ip_version;   /* 4 or 6 */
+    uint64_t id;           /* assigned by the store when 0 */
+    uint8_t proto;         /* enum rr_proto */
+    uint8_t ip_version;    /* 4 or 6 */
     uint8_t client_ip[16]; /* IPv4 in the first 4 bytes */
     uint8_t server_ip[16];
     uint16_t client_port;
     uint16_t server_port;
-    uint32_t flags;       /* enum rr_conn_flag */
-    uint64_t t_first_us;  /* Unix epoch microseconds */
+    uint32_t flags;      /* enum rr_conn_flag */
+    uint64_t t_first_us; /* Unix epoch microseconds */
     uint64_t t_last_us;
 };
 
@@ -61,14 +65,14 @@ struct rr_body_ref {
 #define RR_MAX_INTERIM 4
 
 struct rr_exchange {
-    uint64_t id;       /* capture order; assigned by the store when 0 */
+    uint64_t id; /* capture order; assigned by the store when 0 */
     uint64_t conn_id;
     uint32_t h2_stream; /* 0 for HTTP/1.x */
     uint8_t version;    /* 10, 11 or 20 */
     uint32_t flags;     /* enum rr_exchange_flag */
     /* Unix epoch microseconds; 0 where not seen. */
-    uint64_t t_req_start_us; /* first byte of the request */
-    uint64_t t_req_end_us;   /* last byte of the request */
+    uint64_t t_req_start_us;  /* first byte of the request */
+    uint64_t t_req_end_us;    /* last byte of the request */
     uint64_t t_resp_start_us; /* first byte of the final response */
     uint64_t t_resp_end_us;
 

@@ -9,7 +9,12 @@
  * batch and never corrupts the file. A full map is grown, never reported as an error.
  *
  * A store handle belongs to one thread. Views handed to callbacks are valid only during
- * the callback. */
+ * the callback.
+ *
+ * LMDB trusts its pages, so a damaged file can make it fault. The first open installs
+ * process-wide SIGBUS/SIGSEGV handlers that turn a fault inside the store's own LMDB calls
+ * into RR_ECORRUPT (the handle is then unusable); a fault anywhere else goes on to the
+ * handler installed before (docs/store.md, "Damaged pages"). */
 #ifndef RR_STORE_H
 #define RR_STORE_H
 
@@ -26,12 +31,12 @@ struct rr_store;
 
 struct rr_store_opts {
     const char *path;
-    int readonly;            /* open for reading; the file must exist */
-    int create;              /* create the file when missing (ignored when readonly) */
-    uint64_t map_size;       /* initial map size; 0: 64 MiB. Grows on demand. */
-    unsigned batch_count;    /* records per write batch; 0: 4096 */
-    unsigned batch_ms;       /* longest time a batch stays open; 0: 200 */
-    uint64_t max_body;       /* bodies longer than this keep only their head; 0: 64 MiB */
+    int readonly;         /* open for reading; the file must exist */
+    int create;           /* create the file when missing (ignored when readonly) */
+    uint64_t map_size;    /* initial map size; 0: 64 MiB. Grows on demand. */
+    unsigned batch_count; /* records per write batch; 0: 4096 */
+    unsigned batch_ms;    /* longest time a batch stays open; 0: 200 */
+    uint64_t max_body;    /* bodies longer than this keep only their head; 0: 64 MiB */
 };
 
 /* Opens or creates a store. On failure returns an rr code and, when why is not NULL, writes
@@ -42,7 +47,8 @@ int rr_store_open(struct rr_store **out, const struct rr_store_opts *opts, char 
                   size_t whylen) RR_WUR;
 /* Commits the open batch and closes. NULL-safe; sets *s = NULL. */
 int rr_store_close(struct rr_store **s);
-/* Commits the open batch now. */
+/* Commits the open batch now; when it returns 0, every put before it is on disk. -EBUSY
+ * from inside a walk's callback (the batch stays queued). */
 int rr_store_flush(struct rr_store *s) RR_WUR;
 const char *rr_store_path(const struct rr_store *s);
 /* Commits the open batch if it is older than batch_ms. Batches are otherwise committed only

@@ -1,8 +1,8 @@
 /* test_codec.c -- The exchange and connection records: round trips of every field and flag,
  * and damage (truncation, bit flips, bad counts) reported as RR_ECORRUPT. */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -12,12 +12,12 @@
 #include "rr/store.h"
 #include "rr/util.h"
 
-static struct rr_view V(const char *s)
-{
+static struct rr_view V(const char *s) {
     return rr_view_of(s, strlen(s));
 }
 
-static struct rr_header req_h[3], resp_h[2];
+static struct rr_header req_h[3],
+    resp_h[2];
 
 static void full_exchange(struct rr_exchange *x)
 {
@@ -219,12 +219,12 @@ static void exchange_bad_fields_with_good_check(void **state)
     rr_buf_init(&b);
     rr_buf_addc(&b, RR_XREC_MAGIC);
     rr_buf_addc(&b, RR_REC_VERSION);
-    rr_buf_varint(&b, 0);        /* flags */
-    rr_buf_varint(&b, 1);        /* conn */
-    rr_buf_varint(&b, 0);        /* stream */
-    rr_buf_addc(&b, 11);         /* version */
+    rr_buf_varint(&b, 0); /* flags */
+    rr_buf_varint(&b, 1); /* conn */
+    rr_buf_varint(&b, 0); /* stream */
+    rr_buf_addc(&b, 11);  /* version */
     for (int i = 0; i < 4; i++)
-        rr_buf_varint(&b, 0);    /* times */
+        rr_buf_varint(&b, 0); /* times */
     for (int i = 0; i < 4; i++)
         rr_buf_lenstr(&b, "", 0);
     rr_buf_varint(&b, UINT64_MAX / 8); /* request header count */

@@ -1,12 +1,12 @@
 /* test_store.c -- The LMDB store: round trips through a real file, body dedup, meta, plan,
  * runs, counts, batching, map growth, bad files, and a writer killed with SIGKILL. */
-#include <stdarg.h>
-#include <stddef.h>
-#include <setjmp.h>
-#include <stdint.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <setjmp.h>
 #include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <lmdb.h>
 
 #include "rr/store.h"
 #include "rr/util.h"
@@ -53,12 +54,12 @@ static struct rr_store *open_store(const char *path, int readonly, int create)
     return s;
 }
 
-static struct rr_view V(const char *s)
-{
+static struct rr_view V(const char *s) {
     return rr_view_of(s, strlen(s));
 }
 
-static void make_exchange(struct rr_exchange *x, uint64_t conn, unsigned i)
+static void
+make_exchange(struct rr_exchange *x, uint64_t conn, unsigned i)
 {
     static char target[64];
     static struct rr_header h[2];
@@ -107,8 +108,12 @@ static void create_put_reopen(void **state)
     assert_int_equal(stat(path, &st), 0);
     assert_int_equal(st.st_mode & 0777, 0600);
 
-    struct rr_conn c = {.proto = RR_PROTO_H1, .ip_version = 4, .client_port = 1234,
-                        .server_port = 80, .t_first_us = 5, .t_last_us = 9};
+    struct rr_conn c = {.proto = RR_PROTO_H1,
+                        .ip_version = 4,
+                        .client_port = 1234,
+                        .server_port = 80,
+                        .t_first_us = 5,
+                        .t_last_us = 9};
     assert_int_equal(rr_store_conn_put(s, &c), 0);
     assert_int_equal(c.id, 1);
 
@@ -220,8 +225,8 @@ static int body_check_fn(const struct rr_exchange *x, void *ud)
     char want[64];
     rr_buf_init(&b);
     assert_int_equal(rr_store_body_get(bc->s, &x->resp_body, &b), 0);
-    int n = snprintf(want, sizeof(want), "body of %.*s", (int)x->target.len,
-                     (const char *)x->target.p);
+    int n =
+        snprintf(want, sizeof(want), "body of %.*s", (int)x->target.len, (const char *)x->target.p);
     assert_int_equal(b.len, (size_t)n);
     assert_memory_equal(b.p, want, (size_t)n);
     rr_buf_fini(&b);
@@ -334,8 +339,8 @@ static void meta_plan_runs(void **state)
 /* A map far too small for what is written grows instead of failing. */
 static void map_growth(void **state)
 {
-    struct rr_store_opts o = {.path = tmp("grow.db"), .create = 1, .map_size = 64 * 1024,
-                              .batch_count = 500};
+    struct rr_store_opts o = {
+        .path = tmp("grow.db"), .create = 1, .map_size = 64 * 1024, .batch_count = 500};
     struct rr_store *s = NULL;
     assert_int_equal(rr_store_open(&s, &o, NULL, 0), 0);
     uint8_t body[4096];
@@ -442,6 +447,12 @@ static void bad_files(void **state)
     write_file(tmp("junk.db"), junk, sizeof(junk));
     expect_open_error(tmp("junk.db"), 1, RR_ENOTSTORE, "not an LMDB file");
     expect_open_error(dir, 1, -EISDIR, "directory");
+
+    struct rr_store_opts o = {.path = tmp("nodir/x.db"), .create = 1};
+    struct rr_store *s = NULL;
+    char why[256];
+    assert_int_equal(rr_store_open(&s, &o, why, sizeof(why)), -ENOENT);
+    assert_non_null(strstr(why, "directory does not exist"));
 }
 
 static void truncated_store(void **state)
@@ -495,8 +506,11 @@ static void sigkill_mid_write(void **state)
     assert_true(pid >= 0);
     if (pid == 0) {
         close(fds[0]);
-        struct rr_store_opts o = {.path = path, .create = 1, .batch_count = 1000000,
-                                  .batch_ms = 1000000, .map_size = 256 * 1024};
+        struct rr_store_opts o = {.path = path,
+                                  .create = 1,
+                                  .batch_count = 1000000,
+                                  .batch_ms = 1000000,
+                                  .map_size = 256 * 1024};
         struct rr_store *s = NULL;
         if (rr_store_open(&s, &o, NULL, 0))
             _exit(3);
@@ -521,7 +535,8 @@ static void sigkill_mid_write(void **state)
     int got = 0;
     uint64_t t0 = rr_now_mono_us();
     /* Let it commit a good number of batches (and grow its tiny map), then kill it. */
-    while (got < 40 && rr_now_mono_us() - t0 < 10000000 && read(fds[0], &v, sizeof(v)) == sizeof(v)) {
+    while (got < 40 && rr_now_mono_us() - t0 < 10000000 &&
+           read(fds[0], &v, sizeof(v)) == sizeof(v)) {
         last = v;
         got++;
     }
@@ -552,6 +567,227 @@ static void sigkill_mid_write(void **state)
     assert_int_equal(rr_store_close(&s), 0);
 }
 
+struct grow_walk {
+    struct rr_store *s;
+    const char *path;
+    unsigned n;
+};
+
+/* Writes enough from another process that the file outgrows the reader's map. */
+static void grow_from_child(const char *path)
+{
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct rr_store_opts o = {.path = path};
+        struct rr_store *w = NULL;
+        static uint8_t body[8192];
+        uint64_t rng = 7;
+        if (rr_store_open(&w, &o, NULL, 0))
+            _exit(1);
+        for (unsigned i = 0; i < 1500; i++) {
+            for (size_t j = 0; j < sizeof(body); j += 8) {
+                rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+                memcpy(body + j, &rng, 8);
+            }
+            struct rr_exchange x;
+            make_exchange(&x, 1, i);
+            if (rr_store_exchange_put(w, &x, NULL, 0, body, sizeof(body)))
+                _exit(2);
+        }
+        _exit(rr_store_close(&w) ? 3 : 0);
+    }
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+}
+
+static int grow_walk_fn(const struct rr_exchange *x, void *ud)
+{
+    struct grow_walk *g = ud;
+    struct rr_buf b;
+    if (g->n++ == 0)
+        grow_from_child(g->path);
+    rr_buf_init(&b);
+    assert_int_equal(rr_store_body_get(g->s, &x->resp_body, &b), 0);
+    assert_int_equal(b.len, x->resp_body.len);
+    rr_buf_fini(&b);
+    return 0;
+}
+
+/* A reader walking (and reading bodies inside the walk) while another process makes the file
+ * far larger than the reader's map: the walk finishes on its snapshot, the next walk sees it
+ * all. */
+static void reader_while_writer_grows(void **state)
+{
+    const char *path = tmp("concurrent.db");
+    struct rr_store *s = open_store(path, 0, 1);
+    for (unsigned i = 0; i < 5; i++) {
+        struct rr_exchange x;
+        make_exchange(&x, 1, i);
+        assert_int_equal(rr_store_exchange_put(s, &x, NULL, 0, "abc", 3), 0);
+    }
+    assert_int_equal(rr_store_close(&s), 0);
+
+    s = open_store(path, 1, 0);
+    struct grow_walk g = {s, path, 0};
+    assert_int_equal(rr_store_exchange_foreach(s, 0, grow_walk_fn, &g), 0);
+    assert_int_equal(g.n, 5);
+    struct rr_store_counts c;
+    assert_int_equal(rr_store_counts(s, &c), 0);
+    assert_int_equal(c.exchanges, 1505);
+    g.n = 1; /* no second child */
+    assert_int_equal(rr_store_exchange_foreach(s, 0, grow_walk_fn, &g), 0);
+    assert_int_equal(g.n, 1 + 1505);
+    assert_int_equal(rr_store_close(&s), 0);
+}
+
+static int die_in_walk(const struct rr_exchange *x, void *ud)
+{
+    kill(getpid(), SIGKILL); /* dies holding a reader slot */
+    return 0;
+}
+
+/* Readers killed inside a read transaction leave their slots taken. With every slot taken,
+ * the next reader gets MDB_READERS_FULL, clears the dead ones and goes on. */
+static void readers_full(void **state)
+{
+    const char *path = tmp("readers.db");
+    struct rr_store *s = open_store(path, 0, 1);
+    for (unsigned i = 0; i < 3; i++) {
+        struct rr_exchange x;
+        make_exchange(&x, 1, i);
+        assert_int_equal(rr_store_exchange_put(s, &x, NULL, 0, NULL, 0), 0);
+    }
+    assert_int_equal(rr_store_close(&s), 0);
+
+    /* This environment creates the lock file with a 4-slot reader table (others size theirs
+     * from the file) and stays open so nobody re-creates it. */
+    char lock[160];
+    snprintf(lock, sizeof(lock), "%s-lock", path);
+    assert_int_equal(unlink(lock), 0);
+    MDB_env *env;
+    assert_int_equal(mdb_env_create(&env), 0);
+    assert_int_equal(mdb_env_set_maxreaders(env, 4), 0);
+    assert_int_equal(mdb_env_open(env, path, MDB_NOSUBDIR | MDB_RDONLY | MDB_NOTLS, 0600), 0);
+    for (int i = 0; i < 4; i++) {
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            struct rr_store_opts o = {.path = path, .readonly = 1};
+            if (rr_store_open(&s, &o, NULL, 0) == 0 &&
+                rr_store_exchange_foreach(s, 0, die_in_walk, NULL) == 0)
+                _exit(2);
+            _exit(1);
+        }
+        int st;
+        assert_int_equal(waitpid(pid, &st, 0), pid);
+        assert_true(WIFSIGNALED(st));
+    }
+    MDB_txn *t = NULL;
+    assert_int_equal(mdb_txn_begin(env, NULL, MDB_RDONLY, &t), MDB_READERS_FULL);
+
+    /* A store in another process (one process must not open an environment twice). */
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct rr_store_opts o = {.path = path, .readonly = 1};
+        struct rr_store_counts c;
+        if (rr_store_open(&s, &o, NULL, 0) != 0)
+            _exit(10);
+        if (rr_store_counts(s, &c) != 0 || c.exchanges != 3)
+            _exit(11);
+        _exit(rr_store_close(&s) == 0 ? 0 : 12);
+    }
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+    mdb_env_close(env);
+}
+
+/* Under ASan, its memcmp interceptor reports LMDB's wild reads on garbage pages before they
+ * fault, i.e. before the store's guard can turn them into RR_ECORRUPT: let them fault. */
+const char *__asan_default_options(void);
+const char *__asan_default_options(void)
+{
+    return "intercept_memcmp=0";
+}
+
+static int count_x(const struct rr_exchange *x, void *ud)
+{
+    (*(unsigned *)ud)++;
+    return 0;
+}
+
+static int count_meta(const char *key, struct rr_view val, void *ud)
+{
+    (*(unsigned *)ud)++;
+    return 0;
+}
+
+/* Every page of a store overwritten with garbage in turn: opening and reading give errors,
+ * never a crash, and a handle that met an unreadable page refuses everything after. */
+static void damaged_pages(void **state)
+{
+    const char *path = tmp("pages.db");
+    struct rr_store *s = open_store(path, 0, 1);
+    char body[600];
+    for (unsigned i = 0; i < 300; i++) {
+        struct rr_exchange x;
+        make_exchange(&x, 1, i);
+        snprintf(body, sizeof(body), "%u %0500u", i, i);
+        assert_int_equal(rr_store_exchange_put(s, &x, NULL, 0, body, strlen(body)), 0);
+    }
+    assert_int_equal(rr_store_close(&s), 0);
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    static uint8_t base[1 << 20];
+    size_t size = fread(base, 1, sizeof(base), f);
+    fclose(f);
+    assert_true(size > 16 * 4096 && size < sizeof(base));
+
+    unsigned failed_open = 0, failed_read = 0, poisoned = 0;
+    uint64_t rng = 42;
+    for (size_t page = 2; page < size / 4096; page++) {
+        static uint8_t data[1 << 20];
+        memcpy(data, base, size);
+        for (size_t i = 0; i < 4096; i++) {
+            rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+            data[page * 4096 + i] = (uint8_t)(rng >> 56);
+        }
+        write_file(path, data, size);
+        struct rr_store_opts o = {.path = path, .readonly = 1};
+        char why[256];
+        int rc = rr_store_open(&s, &o, why, sizeof(why));
+        if (rc) {
+            assert_null(s);
+            assert_true(why[0] != 0);
+            failed_open++;
+            continue;
+        }
+        unsigned n = 0;
+        struct rr_store_counts c;
+        int r1 = rr_store_exchange_foreach(s, 0, count_x, &n);
+        int r2 = rr_store_counts(s, &c);
+        int r3 = rr_store_meta_foreach(s, count_meta, &n);
+        if (r1 || r2 || r3) {
+            failed_read++;
+            assert_non_null(rr_store_errmsg(s));
+        }
+        const char *msg = rr_store_errmsg(s);
+        if (msg && strstr(msg, "unreadable")) {
+            poisoned++;
+            assert_int_equal(rr_store_counts(s, &c), RR_ECORRUPT);
+        }
+        assert_int_equal(rr_store_close(&s), 0);
+    }
+    fprintf(stderr, "# damaged pages: %u refused at open, %u at read, %u faults caught\n",
+            failed_open, failed_read, poisoned);
+    assert_true(failed_open + failed_read > 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -565,6 +801,9 @@ int main(void)
         cmocka_unit_test(truncated_store),
         cmocka_unit_test(foreign_lmdb_and_newer_schema),
         cmocka_unit_test(sigkill_mid_write),
+        cmocka_unit_test(reader_while_writer_grows),
+        cmocka_unit_test(readers_full),
+        cmocka_unit_test(damaged_pages),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
