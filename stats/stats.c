@@ -625,7 +625,7 @@ uint64_t rr_stats_hdr_percentile(const struct rr_stats *s, int entry, double p)
     if (target > n)
         target = n;
     uint64_t seen = 0;
-    for (unsigned k = 0; k < RR_HDR_N; k++) {
+    for (unsigned k = e->hdr_lo; k <= e->hdr_hi && k < RR_HDR_N; k++) {
         seen += e->hdr[k];
         if (seen >= target) {
             uint64_t v = hdr_highest(k);
