@@ -182,9 +182,12 @@ void rr_stats_log(struct rr_buf *out, double now, const char *level, const char 
     va_list ap, ap2;
     va_start(ap, fmt);
     va_copy(ap2, ap);
-    int n = vsnprintf(NULL, 0, fmt, ap);
+    char small[512];
+    int n = vsnprintf(small, sizeof(small), fmt, ap);
     va_end(ap);
-    if (n >= 0) {
+    if (n >= 0 && (size_t)n < sizeof(small)) {
+        rr_buf_add(out, small, (size_t)n);
+    } else if (n >= 0) {
         rr_buf_reserve(out, (size_t)n + 1);
         vsnprintf((char *)out->p + out->len, (size_t)n + 1, fmt, ap2);
         out->len += (size_t)n;

@@ -105,6 +105,17 @@ static void test_table_tty_and_long_names(void **st)
     assert_int_equal(strlen(ln[1]), 120);
     assert_string_equal(ln[2], "GET      /                                          0     0(0.00%) |      0       0       0      0 |    0.00        0.00");
     assert_true(strlen(ln[3]) > 120); /* never truncated */
+    /* The percentile table at W=40 is 135 wide, the error separator 18 + 1 + 101. */
+    int e = rr_stats_entry(s, "GET", "/");
+    rr_stats_record(s, e, 2000, 0, "x", 1);
+    rr_buf_reset(&b);
+    rr_stats_print_percentiles(s, 40, &b);
+    rr_stats_print_errors(s, 40, &b);
+    n = lines(&b, ln, 16);
+    assert_int_equal(strlen(ln[1]), 135);
+    assert_int_equal(strlen(ln[2]), 135);
+    assert_int_equal(strlen(ln[3]), 135);
+    assert_string_equal(ln[9], "------------------|-----------------------------------------------------------------------------------------------------");
     rr_buf_fini(&b);
     rr_stats_free(&s);
 }
