@@ -58,7 +58,7 @@ int rr_cmd_record(int argc, char **argv)
     const char *out = "session.db";
     int quiet = 0, c, ret = RR_EXIT_OK, rc;
     uint64_t v;
-    char why[512] = "", summary[1024];
+    char why[512] = "", summary[2048];
 
     /* The recording proxy has its own options (cmd_record_proxy.c). */
     for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)

@@ -51,6 +51,7 @@ struct rr_h1d {
     struct rr_buf held;       /* client bytes after an upgrade request, until its answer */
     uint64_t ts;
     uint64_t parse_errors;
+    unsigned stalls;
     int err;               /* sticky: a sink error */
     struct rr_buf scratch; /* decoded bodies */
     struct rr_header *hv;
@@ -821,7 +822,13 @@ static int feed(struct rr_h1d *d, int dir, const uint8_t *p, size_t n)
             return 0;
         const uint8_t *pos = (const uint8_t *)llhttp_get_error_pos(par);
         size_t used = pos && pos >= p && pos <= p + n ? (size_t)(pos - p) : n;
+        if (e == HPE_PAUSED && used == 0 && ++d->stalls > 2) {
+            /* Paused again and again without reading a byte: treat it as an error. */
+            e = HPE_INTERNAL;
+        }
         if (e == HPE_PAUSED) {
+            if (used)
+                d->stalls = 0;
             llhttp_resume(par);
             p += used;
             n -= used;
@@ -844,7 +851,7 @@ static int feed(struct rr_h1d *d, int dir, const uint8_t *p, size_t n)
             }
             /* A 101 (or a CONNECT accepted): what follows is another protocol. */
             switch_protocol(d);
-            int rc = upgrade_decided(d, d->mode == MODE_H2);
+            int rc = upgrade_decided(d, 1);
             if (rc)
                 return rc;
             p += used;
@@ -855,8 +862,6 @@ static int feed(struct rr_h1d *d, int dir, const uint8_t *p, size_t n)
         cut(d, dir, 0);
         if (flush_ready(d))
             return d->err;
-        if (dir == RR_DIR_S2C && d->c2s_paused)
-            (void)0;
         d->resync[dir] = 1;
         if (used == 0)
             used = 1;
