@@ -57,7 +57,7 @@ int rr_cmd_import(int argc, char **argv)
     printf("imported %s into %s: %llu exchanges, %llu connections", in, out,
            (unsigned long long)st.exchanges, (unsigned long long)st.conns);
     if (st.skipped)
-        printf(", %llu entries skipped (not HTTP)", (unsigned long long)st.skipped);
+        printf(", %llu entries skipped (not HTTP, or served from the browser cache)", (unsigned long long)st.skipped);
     printf("\n");
     return RR_EXIT_OK;
 }

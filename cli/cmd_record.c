@@ -21,6 +21,7 @@ static void on_signal(int sig)
 static const char usage[] =
     "usage: rrload record -r FILE.pcap[ng] [-o FILE.db]\n"
     "       rrload record -i IFACE [-f BPF] [-t DURATION] [--max-exchanges N] [-o FILE.db]\n"
+    "       rrload record --proxy [HOST:]PORT --upstream URL [-o FILE.db]  (see --proxy --help)\n"
     "\n"
     "Records the HTTP/1.x and h2c exchanges of a capture file or a live interface into a\n"
     "store (default session.db). Live capture stops on -t, SIGINT/SIGTERM or\n"
@@ -38,13 +39,17 @@ static const char usage[] =
 
 int rr_cmd_record(int argc, char **argv)
 {
-    static const struct option lopts[] = {
-        {"read", required_argument, NULL, 'r'},      {"interface", required_argument, NULL, 'i'},
-        {"filter", required_argument, NULL, 'f'},    {"duration", required_argument, NULL, 't'},
-        {"output", required_argument, NULL, 'o'},    {"max-exchanges", required_argument, NULL, 1},
-        {"max-conns", required_argument, NULL, 2},   {"max-body", required_argument, NULL, 3},
-        {"quiet", no_argument, NULL, 'q'},           {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+    static const struct option lopts[] = {{"read", required_argument, NULL, 'r'},
+                                          {"interface", required_argument, NULL, 'i'},
+                                          {"filter", required_argument, NULL, 'f'},
+                                          {"duration", required_argument, NULL, 't'},
+                                          {"output", required_argument, NULL, 'o'},
+                                          {"max-exchanges", required_argument, NULL, 1},
+                                          {"max-conns", required_argument, NULL, 2},
+                                          {"max-body", required_argument, NULL, 3},
+                                          {"quiet", no_argument, NULL, 'q'},
+                                          {"help", no_argument, NULL, 'h'},
+                                          {NULL, 0, NULL, 0}};
     struct rr_rec_src_opts so;
     struct rr_rec_opts ro;
     struct rr_rec_sink sink;
@@ -55,17 +60,33 @@ int rr_cmd_record(int argc, char **argv)
     uint64_t v;
     char why[512] = "", summary[1024];
 
+    /* The recording proxy has its own options (cmd_record_proxy.c). */
+    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+        if (strcmp(argv[i], "--proxy") == 0 || strncmp(argv[i], "--proxy=", 8) == 0)
+            return rr_cmd_record_proxy(argc, argv);
     memset(&so, 0, sizeof(so));
     rr_rec_opts_default(&ro);
     optind = 1;
     while ((c = getopt_long(argc, argv, "r:i:f:t:o:qh", lopts, NULL)) != -1) {
         switch (c) {
-        case 'r': so.file = optarg; break;
-        case 'i': so.iface = optarg; break;
-        case 'f': so.bpf = optarg; break;
-        case 'o': out = optarg; break;
-        case 'q': quiet = 1; break;
-        case 'h': fputs(usage, stdout); return RR_EXIT_OK;
+        case 'r':
+            so.file = optarg;
+            break;
+        case 'i':
+            so.iface = optarg;
+            break;
+        case 'f':
+            so.bpf = optarg;
+            break;
+        case 'o':
+            out = optarg;
+            break;
+        case 'q':
+            quiet = 1;
+            break;
+        case 'h':
+            fputs(usage, stdout);
+            return RR_EXIT_OK;
         case 't':
             if (rr_parse_duration(optarg, &so.duration_us) != 0)
                 return cli_usage_error("record", "-t: bad duration '%s'", optarg);
@@ -92,8 +113,8 @@ int rr_cmd_record(int argc, char **argv)
         return cli_usage_error("record", "unexpected argument '%s'", argv[optind]);
     if (!so.file == !so.iface)
         return cli_usage_error("record", "give exactly one of -r FILE or -i IFACE");
-    if (so.file && strcmp(so.file, "-") != 0 && access(so.file, R_OK) != 0)
-        return cli_input_error("%s: %s", so.file, strerror(errno));
+    if (so.file && strcmp(so.file, "-") != 0 && rr_rec_probe_file(so.file, why, sizeof(why)))
+        return cli_input_error("%s", why);
 
     if (cli_open_store(out, 0, 1, &st) != 0)
         return RR_EXIT_USAGE;
@@ -105,6 +126,7 @@ int rr_cmd_record(int argc, char **argv)
     stop_flag = 0;
     so.stop = &stop_flag;
     so.progress = !quiet && isatty(STDERR_FILENO);
+    so.quiet = quiet;
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;

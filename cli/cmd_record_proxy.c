@@ -43,6 +43,21 @@ static uint64_t parse_ms(const char *s)
     return (uint64_t)(v * mul);
 }
 
+static const char usage[] =
+    "usage: rrload record --proxy [HOST:]PORT --upstream http://HOST[:PORT] [-o FILE.db]\n"
+    "                     [-t DURATION] [--max-exchanges N]\n"
+    "\n"
+    "Records through a reverse proxy instead of packets: clients connect to the proxy, which\n"
+    "relays every byte to the upstream unchanged and stores the exchanges (HTTP/1.x, h2c with\n"
+    "prior knowledge or Upgrade). HOST defaults to 127.0.0.1; port 0 picks a free one.\n"
+    "Stops on Ctrl-C/SIGTERM, -t or --max-exchanges, and commits everything recorded.\n"
+    "\n"
+    "  --proxy [HOST:]PORT   where to listen\n"
+    "  --upstream URL        the server to forward to (http:// only)\n"
+    "  -o, --output FILE     store to write (default session.db)\n"
+    "  -t, --duration D      stop after D (30s, 5m, 1h)\n"
+    "  --max-exchanges N     stop after N exchanges\n";
+
 int rr_cmd_record_proxy(int argc, char **argv)
 {
     struct rr_proxy_opts o;
@@ -53,9 +68,23 @@ int rr_cmd_record_proxy(int argc, char **argv)
     int rc, close_rc;
 
     memset(&o, 0, sizeof(o));
+    if (cli_wants_help(argc, argv)) {
+        fputs(usage, stdout);
+        return RR_EXIT_OK;
+    }
     for (int i = 1; i < argc; i++) {
+        char opt[32];
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        const char *eq = strncmp(a, "--", 2) == 0 ? strchr(a, '=') : NULL;
+        if (eq && (size_t)(eq - a) < sizeof(opt)) {
+            /* --name=value */
+            memcpy(opt, a, (size_t)(eq - a));
+            opt[eq - a] = 0;
+            a = opt;
+            v = eq + 1;
+            i--; /* the value is not the next argument */
+        }
         if (strcmp(a, "--proxy") == 0 || strcmp(a, "--upstream") == 0 || strcmp(a, "-o") == 0 ||
             strcmp(a, "--output") == 0 || strcmp(a, "-t") == 0 || strcmp(a, "--duration") == 0 ||
             strcmp(a, "--max-exchanges") == 0) {

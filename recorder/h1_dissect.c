@@ -21,7 +21,7 @@ struct h1x {
     struct rr_buf body[2];
     uint64_t body_len[2];
     uint8_t req_begun, req_done, resp_final, resp_done, resp_begun;
-    uint8_t version, is_head, is_connect, orphan, hdr_full;
+    uint8_t version, is_head, is_connect, orphan, hdr_full, forced, upgrade_req;
     uint16_t status;
     uint8_t n_interim;
     uint16_t interim[RR_MAX_INTERIM];
@@ -29,7 +29,12 @@ struct h1x {
     uint64_t t_req0, t_req1, t_resp0, t_resp1;
 };
 
-enum { MODE_H1 = 0, MODE_STOPPED = 1, MODE_H2 = 2 };
+enum {
+    MODE_H1 = 0,
+    MODE_STOPPED = 1,
+    MODE_H2 = 2,
+    MODE_TUNNEL = 3
+};
 
 struct rr_h1d {
     struct rr_dissect_sink sink;
@@ -38,15 +43,16 @@ struct rr_h1d {
     llhttp_t par[2];
     struct h1x *head, *tail; /* requests in order */
     size_t npending;
-    struct h1x *cur[2];      /* message being parsed per direction */
-    uint8_t kind[2];         /* last header callback: 0 none, 1 field, 2 value */
-    uint8_t resync[2], in_body[2], s2c_lost, c2s_paused, mode;
-    struct h1x *upgrade_x;   /* request waiting for its answer to an upgrade */
-    struct rr_buf held;      /* client bytes after an upgrade request, until its answer */
+    struct h1x *cur[2]; /* message being parsed per direction */
+    uint8_t kind[2];    /* last header callback: 0 none, 1 field, 2 value */
+    uint8_t resync[2], in_body[2], s2c_lost, c2s_paused, mode, boundary, tunnel, decide;
+    struct rr_buf tunnel_s2c; /* server bytes in a CONNECT tunnel before the client's first */
+    struct h1x *upgrade_x;    /* request waiting for its answer to an upgrade */
+    struct rr_buf held;       /* client bytes after an upgrade request, until its answer */
     uint64_t ts;
     uint64_t parse_errors;
-    int err;                 /* sticky: a sink error */
-    struct rr_buf scratch;   /* decoded bodies */
+    int err;               /* sticky: a sink error */
+    struct rr_buf scratch; /* decoded bodies */
     struct rr_header *hv;
     size_t hv_cap;
 #ifdef RR_HAVE_H2D
@@ -398,8 +404,10 @@ static int cb_headers_done(llhttp_t *p)
         return 0;
     if (dir == RR_DIR_C2S) {
         x->version = (uint8_t)(p->http_major * 10 + p->http_minor);
-        x->is_head = p->method == HTTP_HEAD;
-        x->is_connect = p->method == HTTP_CONNECT;
+        if (!x->forced) {
+            x->is_head = p->method == HTTP_HEAD;
+            x->is_connect = p->method == HTTP_CONNECT;
+        }
         d->in_body[0] = 1;
         return 0;
     }
@@ -413,11 +421,18 @@ static int cb_headers_done(llhttp_t *p)
     }
     x->status = st;
     x->resp_final = 1;
-    if (st == 101 || (x->is_connect && st >= 200 && st < 300))
+    if (x->is_connect && st >= 200 && st < 300)
+        d->tunnel = 1;
+    if (st == 101)
+        x->flags |= RR_XF_UPGRADE;
+    if (st == 101 || d->tunnel)
         return 2;
-    if (x->is_head)
+    if (x->is_head || st == 204 || st == 304)
         return 1;
     d->in_body[1] = 1;
+    /* One allocation for a body of announced length (the cap still applies). */
+    if (p->content_length > 0 && p->content_length <= d->lim.max_body && !(p->flags & F_CHUNKED))
+        rr_buf_reserve(&x->body[1], (size_t)p->content_length);
     return 0;
 }
 
@@ -445,8 +460,15 @@ static int cb_done(llhttp_t *p)
     if (dir == RR_DIR_C2S) {
         x->req_done = 1;
         x->t_req1 = d->ts;
-        if (p->upgrade)
+        if (p->upgrade) {
             d->upgrade_x = x;
+            x->upgrade_req = 1;
+        }
+        d->cur[dir] = NULL;
+        if (flush_ready(d))
+            return -1;
+        /* Stop at each request boundary so the next request line can be checked. */
+        return p->upgrade ? 0 : HPE_PAUSED;
     } else {
         if (!x->resp_final)
             return 0; /* an interim response: the final one follows */
@@ -454,7 +476,15 @@ static int cb_done(llhttp_t *p)
         x->t_resp1 = d->ts;
     }
     d->cur[dir] = NULL;
-    return flush_ready(d) ? -1 : 0;
+    int refused = x->upgrade_req && x->status != 101 && !d->tunnel;
+    if (flush_ready(d))
+        return -1;
+    if (refused && d->c2s_paused) {
+        /* The upgrade was refused: the client's next bytes are HTTP/1 again. */
+        d->decide = 1;
+        return HPE_PAUSED;
+    }
+    return 0;
 }
 
 static void parser_init(struct rr_h1d *d, int dir)
@@ -489,6 +519,7 @@ int rr_h1d_new(struct rr_h1d **out, const struct rr_dissect_sink *sink,
         parser_init(d, dir);
     }
     d->resync[0] = (flags & RR_H1D_RESYNC_C2S) != 0;
+    d->boundary = !d->resync[0];
     d->resync[1] = (flags & RR_H1D_RESYNC_S2C) != 0;
     rr_buf_init(&d->held);
     rr_buf_init(&d->scratch);
@@ -498,8 +529,8 @@ int rr_h1d_new(struct rr_h1d **out, const struct rr_dissect_sink *sink,
 
 static int is_tchar(uint8_t c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '_' || c == '.' || c == '!' || c == '~' || c == '*' || c == '+';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_' || c == '.' || c == '!' || c == '~' || c == '*' || c == '+';
 }
 
 int rr_h1_is_request_start(const uint8_t *p, size_t n)
@@ -523,9 +554,131 @@ int rr_h1_is_response_start(const uint8_t *p, size_t n)
 {
     if (n < 12)
         return n >= 5 && memcmp(p, "HTTP/", 5) == 0;
-    return memcmp(p, "HTTP/", 5) == 0 && p[5] >= '0' && p[5] <= '9' && p[6] == '.' &&
-           p[8] == ' ' && p[9] >= '1' && p[9] <= '5' && p[10] >= '0' && p[10] <= '9' &&
-           p[11] >= '0' && p[11] <= '9';
+    return memcmp(p, "HTTP/", 5) == 0 && p[5] >= '0' && p[5] <= '9' && p[6] == '.' && p[8] == ' ' &&
+           p[9] >= '1' && p[9] <= '5' && p[10] >= '0' && p[10] <= '9' && p[11] >= '0' &&
+           p[11] <= '9';
+}
+
+static const char *const methods[] = {"GET",
+                                      "PUT",
+                                      "ACL",
+                                      "POST",
+                                      "HEAD",
+                                      "COPY",
+                                      "MOVE",
+                                      "LOCK",
+                                      "BIND",
+                                      "LINK",
+                                      "MKCOL",
+                                      "TRACE",
+                                      "PATCH",
+                                      "MERGE",
+                                      "LABEL",
+                                      "PURGE",
+                                      "DELETE",
+                                      "UNLOCK",
+                                      "SEARCH",
+                                      "REPORT",
+                                      "UPDATE",
+                                      "NOTIFY",
+                                      "UNBIND",
+                                      "UNLINK",
+                                      "OPTIONS",
+                                      "CONNECT",
+                                      "CHECKIN",
+                                      "PROPFIND",
+                                      "CHECKOUT",
+                                      "CCM_POST",
+                                      "PROPPATCH",
+                                      "SUBSCRIBE",
+                                      "MKACTIVITY",
+                                      "UNCHECKOUT",
+                                      "MKWORKSPACE",
+                                      "UNSUBSCRIBE",
+                                      "RPC_IN_DATA",
+                                      "RPC_OUT_DATA",
+                                      "VERSION-CONTROL",
+                                      "BASELINE-CONTROL",
+                                      "M-SEARCH",
+                                      "SOURCE",
+                                      "QUERY",
+                                      NULL};
+
+/* Methods llhttp does not know: their requests go through the stand-in line. */
+static const char *const foreign[] = {
+    "CCM_POST",         "CHECKIN",     "UNCHECKOUT",  "LABEL",        "UPDATE", "VERSION-CONTROL",
+    "BASELINE-CONTROL", "MKWORKSPACE", "RPC_IN_DATA", "RPC_OUT_DATA", NULL};
+
+static int is_foreign(const uint8_t *p, size_t n)
+{
+    for (const char *const *m = foreign; *m; m++)
+        if (strlen(*m) == n && memcmp(*m, p, n) == 0)
+            return 1;
+    return 0;
+}
+
+/* Length of a known method at p followed by a space or the end of the line, else 0. */
+size_t rr_h1_known_method(const uint8_t *p, size_t n)
+{
+    size_t i = 0;
+    while (i < n && i < 20 && ((p[i] >= 'A' && p[i] <= 'Z') || p[i] == '_' || p[i] == '-'))
+        i++;
+    if (i == 0 || i >= n || (p[i] != ' ' && p[i] != '\r' && p[i] != '\n'))
+        return 0;
+    for (const char *const *m = methods; *m; m++)
+        if (strlen(*m) == i && memcmp(*m, p, i) == 0)
+            return i;
+    return 0;
+}
+
+/* "TOKEN SP target SP HTTP/d.d" exactly: what llhttp accepts. */
+static int strict_line(const uint8_t *p, size_t n)
+{
+    size_t i = 0, j;
+    while (i < n && is_tchar(p[i]))
+        i++;
+    if (i == 0 || i >= n || p[i] != ' ')
+        return 0;
+    j = ++i;
+    while (i < n && p[i] != ' ')
+        i++;
+    if (i == j || i >= n)
+        return 0;
+    i++;
+    return n - i == 8 && memcmp(p + i, "HTTP/", 5) == 0 && p[i + 5] >= '0' && p[i + 5] <= '9' &&
+           p[i + 6] == '.' && p[i + 7] >= '0' && p[i + 7] <= '9';
+}
+
+/* A request line llhttp rejects but which is still a request (a known method, then the
+ * target, maybe a broken version): the parser gets a stand-in line and the exchange keeps
+ * the real method and target. Returns the bytes consumed, or 0. */
+static size_t lenient_line(struct rr_h1d *d, const uint8_t *p, size_t n)
+{
+    static const char stand_in[] = "GET / HTTP/1.1\r\n";
+    const uint8_t *eol = memchr(p, '\n', n < 8192 ? n : 8192);
+    if (!eol)
+        return 0;
+    size_t ll = (size_t)(eol - p);
+    if (ll && p[ll - 1] == '\r')
+        ll--;
+    size_t ml = rr_h1_known_method(p, ll + 1);
+    if (!ml || (strict_line(p, ll) && !is_foreign(p, ml)))
+        return 0;
+    size_t uo = ml < ll ? ml + 1 : ll, ue = uo;
+    while (ue < ll && p[ue] != ' ')
+        ue++;
+    llhttp_errno_t e = llhttp_execute(&d->par[0], stand_in, sizeof(stand_in) - 1);
+    struct h1x *x = d->cur[0];
+    if (e != HPE_OK || !x)
+        return 0;
+    x->forced = 1;
+    x->is_head = ml == 4 && memcmp(p, "HEAD", 4) == 0;
+    x->is_connect = ml == 7 && memcmp(p, "CONNECT", 7) == 0;
+    x->ml = x->ul = 0;
+    sext(d, x, &x->mo, &x->ml, 1, (const char *)p, ml);
+    sext(d, x, &x->uo, &x->ul, 1, (const char *)p + uo, ue - uo);
+    d->parse_errors++;
+    return (size_t)(eol - p) + 1;
 }
 
 /* Offset of the next plausible message start (at a line start), or n. */
@@ -586,7 +739,7 @@ static int upgrade_decided(struct rr_h1d *d, int switched)
     rr_buf_init(&d->held);
     int rc = 0;
     if (switched) {
-        rc = h2_feed(d, RR_DIR_C2S, held.p, held.len);
+        rc = feed(d, RR_DIR_C2S, held.p, held.len);
     } else {
         llhttp_resume_after_upgrade(&d->par[0]);
         rc = feed(d, RR_DIR_C2S, held.p, held.len);
@@ -597,7 +750,7 @@ static int upgrade_decided(struct rr_h1d *d, int switched)
 
 static void switch_protocol(struct rr_h1d *d)
 {
-    d->mode = MODE_STOPPED;
+    d->mode = d->tunnel ? MODE_TUNNEL : MODE_STOPPED;
 #ifdef RR_HAVE_H2D
     if (d->h2)
         d->mode = MODE_H2;
@@ -611,6 +764,28 @@ static int feed(struct rr_h1d *d, int dir, const uint8_t *p, size_t n)
             return h2_feed(d, dir, p, n);
         if (d->mode == MODE_STOPPED)
             return 0;
+        if (d->mode == MODE_TUNNEL) {
+            /* A CONNECT tunnel: h2 with prior knowledge is followed, anything else (TLS) not. */
+            if (dir == RR_DIR_S2C) {
+                size_t room = HELD_MAX - d->tunnel_s2c.len;
+                rr_buf_add(&d->tunnel_s2c, p, n < room ? n : room);
+                return 0;
+            }
+            d->mode = MODE_STOPPED;
+#ifdef RR_HAVE_H2D
+            if (rr_h2d_is_preface(p, n)) {
+                int rc = rr_h2d_new(&d->h2, &d->sink, &d->lim);
+                if (rc)
+                    return rc;
+                d->mode = MODE_H2;
+                rc = h2_feed(d, RR_DIR_S2C, d->tunnel_s2c.p, d->tunnel_s2c.len);
+                if (rc)
+                    return rc;
+            }
+#endif
+            rr_buf_fini(&d->tunnel_s2c);
+            continue;
+        }
         if (dir == RR_DIR_C2S && d->c2s_paused) {
             size_t room = HELD_MAX - d->held.len;
             rr_buf_add(&d->held, p, n < room ? n : room);
@@ -624,6 +799,19 @@ static int feed(struct rr_h1d *d, int dir, const uint8_t *p, size_t n)
             n -= off;
             d->resync[dir] = 0;
             parser_init(d, dir);
+            if (dir == RR_DIR_C2S)
+                d->boundary = 1;
+        }
+        if (dir == RR_DIR_C2S && d->boundary) {
+            d->boundary = 0;
+            size_t used = lenient_line(d, p, n);
+            if (d->err)
+                return d->err;
+            if (used) {
+                p += used;
+                n -= used;
+                continue;
+            }
         }
         llhttp_t *par = &d->par[dir];
         llhttp_errno_t e = llhttp_execute(par, (const char *)p, n);
@@ -633,6 +821,20 @@ static int feed(struct rr_h1d *d, int dir, const uint8_t *p, size_t n)
             return 0;
         const uint8_t *pos = (const uint8_t *)llhttp_get_error_pos(par);
         size_t used = pos && pos >= p && pos <= p + n ? (size_t)(pos - p) : n;
+        if (e == HPE_PAUSED) {
+            llhttp_resume(par);
+            p += used;
+            n -= used;
+            if (dir == RR_DIR_C2S) {
+                d->boundary = 1;
+            } else if (d->decide) {
+                d->decide = 0;
+                int rc = upgrade_decided(d, 0);
+                if (rc)
+                    return rc;
+            }
+            continue;
+        }
         if (e == HPE_PAUSED_UPGRADE) {
             if (dir == RR_DIR_C2S) {
                 d->c2s_paused = 1;
@@ -669,15 +871,7 @@ static int feed(struct rr_h1d *d, int dir, const uint8_t *p, size_t n)
 int rr_h1d_feed(struct rr_h1d *d, enum rr_dir dir, const uint8_t *p, size_t n, uint64_t ts_us)
 {
     d->ts = ts_us;
-    int rc = feed(d, dir, p, n);
-    if (rc)
-        return rc;
-    /* A non-101 answer to an upgrade request: the client goes on with HTTP/1. */
-    if (d->c2s_paused && d->mode == MODE_H1 && (!d->upgrade_x || d->upgrade_x->resp_done)) {
-        if (!d->upgrade_x || d->upgrade_x->status != 101)
-            rc = upgrade_decided(d, 0);
-    }
-    return rc;
+    return feed(d, dir, p, n);
 }
 
 int rr_h1d_gap(struct rr_h1d *d, enum rr_dir dir, uint64_t nbytes, uint64_t ts_us)
@@ -792,6 +986,7 @@ void rr_h1d_free(struct rr_h1d **pd)
     rr_h2d_free(&d->h2);
 #endif
     rr_buf_fini(&d->held);
+    rr_buf_fini(&d->tunnel_s2c);
     rr_buf_fini(&d->scratch);
     free(d->hv);
     free(d);

@@ -32,6 +32,8 @@ void rr_h1d_free(struct rr_h1d **d);
 
 /* True when p starts like an HTTP/1 request line ("TOKEN SP target SP HTTP/1.x"). */
 int rr_h1_is_request_start(const uint8_t *p, size_t n);
+/* Length of a method tshark and servers know, followed by SP or the line end; else 0. */
+size_t rr_h1_known_method(const uint8_t *p, size_t n);
 /* True when p starts like a status line ("HTTP/1.x NNN"). */
 int rr_h1_is_response_start(const uint8_t *p, size_t n);
 

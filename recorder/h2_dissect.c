@@ -71,6 +71,7 @@ struct msg {
     int headers_seen;  /* the (final, for responses) header block has been read */
     int ended;         /* END_STREAM seen */
     int capped;
+    int holed; /* bytes of the body were lost: the rest is counted, not kept */
 };
 
 struct strm {
@@ -406,7 +407,7 @@ static int emit(struct rr_h2d *d, struct strm *s, uint32_t extra_flags)
     x.resp_wire_len = s->resp.wire_len;
     rb = s->resp.body.p;
     rl = s->resp.body.len;
-    if (rl && !s->resp.capped) {
+    if (rl && !s->resp.capped && !s->resp.holed) {
         struct rr_view enc = {NULL, 0};
         for (size_t i = 0; i < x.n_resp_headers && !enc.p; i++)
             if (rr_view_eqs(x.resp_headers[i].name, "content-encoding"))
@@ -452,7 +453,7 @@ static int drain(struct rr_h2d *d, int force)
     return RR_OK;
 }
 
-static int finished(struct rr_h2d *d, struct strm *s, uint32_t flags)
+static void mark_finished(struct rr_h2d *d, struct strm *s, uint32_t flags)
 {
     if (!s->done) {
         s->done = 1;
@@ -460,6 +461,11 @@ static int finished(struct rr_h2d *d, struct strm *s, uint32_t flags)
         d->done_bytes += s->req.body.len + s->resp.body.len;
     }
     s->done_flags |= flags;
+}
+
+static int finished(struct rr_h2d *d, struct strm *s, uint32_t flags)
+{
+    mark_finished(d, s, flags);
     return drain(d, 0);
 }
 
@@ -697,8 +703,8 @@ static int on_data(struct rr_h2d *d, enum rr_dir dir, uint32_t id, const uint8_t
         return RR_OK;
     struct msg *m = dir == RR_DIR_C2S ? &s->req : &s->resp;
     m->wire_len += n;
-    if (n == 0) {
-        /* END_STREAM alone */
+    if (n == 0 || m->holed) {
+        /* END_STREAM alone, or a body with a hole: nothing more is kept */
     } else if (m->body.len + n > d->lim.max_body) {
         size_t room = d->lim.max_body - m->body.len;
         rr_buf_add(&m->body, p, room);
@@ -792,9 +798,21 @@ static int on_frame(struct rr_h2d *d, enum rr_dir dir, const uint8_t *f, uint64_
             s->t_resp_end = now;
         return finished(d, s, RR_XF_RESET);
     }
-    case F_GOAWAY:
+    case F_GOAWAY: {
         d->stats.goaways++;
-        return RR_OK;
+        if (n < 8 || id != 0)
+            goto proto;
+        /* Streams the sender never processed (opened by the other side, above its last
+         * stream id) will get no answer: they finish now. */
+        uint32_t last = be31(p);
+        for (size_t i = 0; i < d->nst; i++) {
+            struct strm *s = d->st[i];
+            int peer_opened = dir == RR_DIR_S2C ? (s->id % 2 == 1) : (s->id % 2 == 0);
+            if (!s->done && peer_opened && s->id > last)
+                mark_finished(d, s, RR_XF_INCOMPLETE);
+        }
+        return drain(d, 0);
+    }
     default:
         /* PRIORITY, SETTINGS, PING, WINDOW_UPDATE and unknown types carry nothing recorded;
          * SETTINGS_HEADER_TABLE_SIZE needs no tracking (see HPACK_TABLE_MAX). */
@@ -953,12 +971,29 @@ int rr_h2d_feed(struct rr_h2d *d, enum rr_dir dir, const uint8_t *p, size_t n, u
 
 int rr_h2d_gap(struct rr_h2d *d, enum rr_dir dir, uint64_t nbytes, uint64_t ts_us)
 {
+    struct side *sd = &d->side[dir];
+
     if (d->err)
         return d->err;
     d->stats.skipped_bytes += nbytes;
     if (d->dead)
         return RR_OK;
     d->stats.gaps++;
+    /* Lost bytes wholly inside a DATA payload leave the framing and HPACK in step: only that
+     * stream's body has a hole. Anywhere else a header block may have been lost, and the
+     * dynamic table with it. */
+    if (nbytes > 0 && sd->data_left >= nbytes) {
+        struct strm *s = find(d, sd->data_id);
+        if (s) {
+            struct msg *m = dir == RR_DIR_C2S ? &s->req : &s->resp;
+            size_t body_left = sd->data_left > sd->data_pad ? sd->data_left - sd->data_pad : 0;
+            m->wire_len += nbytes < body_left ? nbytes : body_left;
+            m->holed = 1;
+            s->flags |= RR_XF_GAP | RR_XF_INCOMPLETE;
+        }
+        sd->data_left -= nbytes;
+        return sd->data_left == 0 ? data_done(d, dir, ts_us) : RR_OK;
+    }
     d->dead = 1;
     d->stats.error = "bytes missing from the capture";
     return flush_all(d, RR_XF_GAP | RR_XF_INCOMPLETE);

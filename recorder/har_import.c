@@ -321,6 +321,14 @@ static int import_entry(struct imp *im, json_t *e, size_t idx)
         return fail(im, RR_EPARSE, "entry %zu: missing request.headers", idx);
     if (!json_is_object(resp))
         return fail(im, RR_EPARSE, "entry %zu: missing response", idx);
+    /* Chrome lists what it served from its memory or disk cache: those never went on the
+     * wire, so a replay must not send them. */
+    json_t *fc = json_object_get(e, "_fromCache");
+    if ((json_is_string(fc) && json_string_length(fc) > 0) ||
+        json_is_true(json_object_get(e, "_fromDiskCache"))) {
+        im->st.skipped++;
+        return RR_OK;
+    }
     if (split_url(url, &scheme, &auth, &target)) {
         /* data:, blob:, about: and similar never went over HTTP. */
         im->st.skipped++;
@@ -397,6 +405,9 @@ static int import_entry(struct imp *im, json_t *e, size_t idx)
     x.status = stv >= 100 && stv <= 999 ? (uint16_t)stv : 0;
     if (!x.status)
         x.flags |= RR_XF_NO_RESPONSE;
+    json_t *pushed = json_object_get(e, "_was_pushed");
+    if (json_is_true(pushed) || (json_is_integer(pushed) && json_integer_value(pushed)))
+        x.flags |= RR_XF_PUSH; /* Chrome: an HTTP/2 push the page used */
     rr_buf_reset(&im->resp);
     json_t *content = json_object_get(resp, "content");
     const char *text = json_is_object(content) ? str_at(content, "text") : NULL;

@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "dissect.h"
-#include "h2_dissect_int.h"
+#include "h1_dissect.h"
 #include "rr/buf.h"
 #include "rr/proxy.h"
 #include "rr/util.h"
@@ -27,7 +27,8 @@
 #define READ_CHUNK 65536
 
 /* Which dissector a connection's bytes go to: chosen from the client's first bytes (the
- * HTTP/2 preface or not). */
+ * HTTP/2 preface, an HTTP/1 request line, or neither). The HTTP/1 dissector itself hands an
+ * "Upgrade: h2c" connection over to the HTTP/2 one. */
 enum {
     DISS_NONE,
     DISS_H2,
@@ -38,13 +39,22 @@ enum {
 struct rr_proxy_diss {
     int kind;
     struct rr_dissect_sink sink;
+    struct rr_dissect_limits lim;
     struct rr_h2d *h2;
+    struct rr_h1d *h1;
+    struct rr_buf held; /* server bytes sent before the client's first (an h2 server's SETTINGS) */
+    uint64_t held_ts;
 };
+
+#define HELD_MAX (64u << 10)
 
 static void rr_proxy__diss_init(struct rr_proxy_diss *d, const struct rr_dissect_sink *sink)
 {
     memset(d, 0, sizeof(*d));
     d->sink = *sink;
+    d->lim.max_body = 64u << 20;
+    d->lim.max_headers = 256u << 10;
+    d->lim.max_pending = 1024;
 }
 
 static int rr_proxy__diss_feed(struct rr_proxy_diss *d, enum rr_dir dir, const uint8_t *p, size_t n,
@@ -53,38 +63,72 @@ static int rr_proxy__diss_feed(struct rr_proxy_diss *d, enum rr_dir dir, const u
     int rc;
     if (d->kind == DISS_NONE) {
         if (dir != RR_DIR_C2S) {
-            d->kind = DISS_SKIP; /* a server that speaks first is not HTTP */
+            /* An h2c server may send its SETTINGS before the client's preface arrives. */
+            if (d->held.len + n > HELD_MAX) {
+                d->kind = DISS_SKIP;
+                rr_buf_fini(&d->held);
+                return RR_OK;
+            }
+            if (d->held.len == 0)
+                d->held_ts = ts;
+            rr_buf_add(&d->held, p, n);
             return RR_OK;
         }
         if (rr_h2d_is_preface(p, n)) {
-            rc = rr_h2d_new(&d->h2, &d->sink, NULL);
+            rc = rr_h2d_new(&d->h2, &d->sink, &d->lim);
             if (rc)
                 return rc;
             d->kind = DISS_H2;
+        } else if (rr_h1_is_request_start(p, n)) {
+            rc = rr_h1d_new(&d->h1, &d->sink, &d->lim, 0);
+            if (rc)
+                return rc;
+            d->kind = DISS_H1;
         } else {
             d->kind = DISS_SKIP;
         }
+        if (d->held.len && d->kind != DISS_SKIP) {
+            struct rr_buf held = d->held;
+            rr_buf_init(&d->held);
+            rc = rr_proxy__diss_feed(d, RR_DIR_S2C, held.p, held.len, d->held_ts);
+            rr_buf_fini(&held);
+            if (rc)
+                return rc;
+        }
+        rr_buf_fini(&d->held);
     }
     if (d->kind == DISS_H2)
         return rr_h2d_feed(d->h2, dir, p, n, ts);
+    if (d->kind == DISS_H1)
+        return rr_h1d_feed(d->h1, dir, p, n, ts);
     return RR_OK;
+}
+
+/* One side closed its direction: an HTTP/1 response delimited by the close is complete. */
+static int rr_proxy__diss_eof(struct rr_proxy_diss *d, enum rr_dir dir, uint64_t ts)
+{
+    return d->kind == DISS_H1 ? rr_h1d_eof(d->h1, dir, ts) : RR_OK;
 }
 
 static int rr_proxy__diss_finish(struct rr_proxy_diss *d, uint64_t ts)
 {
     if (d->kind == DISS_H2)
         return rr_h2d_finish(d->h2, ts);
+    if (d->kind == DISS_H1)
+        return rr_h1d_finish(d->h1, ts);
     return RR_OK;
 }
 
 static int rr_proxy__diss_skipped(const struct rr_proxy_diss *d)
 {
-    return d->kind == DISS_SKIP;
+    return d->kind == DISS_SKIP || (d->kind == DISS_NONE && d->held.len > 0);
 }
 
 static void rr_proxy__diss_free(struct rr_proxy_diss *d)
 {
     rr_h2d_free(&d->h2);
+    rr_h1d_free(&d->h1);
+    rr_buf_fini(&d->held);
 }
 
 struct pconn {
@@ -373,6 +417,9 @@ static int pump_in(struct rr_proxy *px, struct pconn *c, int d)
         return errno == EAGAIN || errno == EINTR ? 0 : -1;
     if (n == 0) {
         c->eof[d] = 1;
+        int frc = rr_proxy__diss_eof(&c->diss, (enum rr_dir)d, rr_now_real_us());
+        if (frc && !px->err)
+            px->err = frc;
         return 0;
     }
     rr_buf_add(&c->out[other], buf, (size_t)n);

@@ -10,11 +10,26 @@
 #include "tcp_reasm.h"
 
 /* DLT values as libpcap reports them (pcap_datalink). */
-enum { DLT_NULL_ = 0, DLT_EN10MB_ = 1, DLT_RAW_ = 12, DLT_RAW_BSD_ = 14, DLT_LOOP_ = 108,
-       DLT_LINUX_SLL_ = 113, LINKTYPE_RAW_ = 101, DLT_IPV4_ = 228, DLT_IPV6_ = 229,
-       DLT_LINUX_SLL2_ = 276 };
+enum {
+    DLT_NULL_ = 0,
+    DLT_EN10MB_ = 1,
+    DLT_RAW_ = 12,
+    DLT_RAW_BSD_ = 14,
+    DLT_LOOP_ = 108,
+    DLT_LINUX_SLL_ = 113,
+    LINKTYPE_RAW_ = 101,
+    DLT_IPV4_ = 228,
+    DLT_IPV6_ = 229,
+    DLT_LINUX_SLL2_ = 276
+};
 
-enum cmode { CM_UNKNOWN = 0, CM_H1, CM_H2, CM_NONHTTP, CM_H2_PENDING };
+enum cmode {
+    CM_UNKNOWN = 0,
+    CM_H1,
+    CM_H2,
+    CM_NONHTTP,
+    CM_H2_PENDING
+};
 
 /* Bytes of a connection looked at before deciding it carries no HTTP. */
 #define SNIFF_MAX (64 * 1024)
@@ -26,6 +41,8 @@ struct rconn {
     int swap; /* reasm side 0 is the server */
     int announced;
     uint64_t sniffed;
+    uint8_t spoke[2];       /* a side sent bytes before the protocol was known */
+    struct rr_buf early[2]; /* those bytes, replayed once it is known */
     struct rr_conn c;
     struct rr_h1d *h1;
 #ifdef RR_HAVE_H2D
@@ -73,6 +90,8 @@ static int on_x(void *ud, struct rr_exchange *x, const uint8_t *req_body, size_t
 {
     struct rconn *rc = ud;
     struct rr_rec *r = rc->r;
+    if (r->stopped)
+        return RR_ESTOP; /* --max-exchanges reached: nothing more is recorded */
     int err = announce(rc);
     if (err)
         return err;
@@ -151,7 +170,7 @@ static int detect(struct rconn *rc, int side, const uint8_t *p, size_t n)
         rc->swap = side == 1;
         return start_dissector(rc, CM_H2, 0);
     }
-    if (rr_h1_is_request_start(p, n)) {
+    if (rr_h1_is_request_start(p, n) || rr_h1_known_method(p, n)) {
         rc->swap = side == 1;
         /* The server's first bytes may already be gone: look for a status line there. */
         return start_dissector(rc, CM_H1, tc->saw_syn ? 0 : RR_H1D_RESYNC_S2C);
@@ -161,7 +180,11 @@ static int detect(struct rconn *rc, int side, const uint8_t *p, size_t n)
         return start_dissector(rc, CM_H1, RR_H1D_RESYNC_C2S);
     }
     rc->sniffed += n;
-    if (tc->saw_syn && side == client_side && rc->sniffed == n) {
+    rc->spoke[side] = 1;
+    (void)client_side;
+    if (tc->saw_syn && rc->spoke[!side]) {
+        /* Both sides spoke and neither like HTTP. (A client line we cannot read may still
+         * get an HTTP answer, which is then recorded without its request.) */
         rc->mode = CM_NONHTTP;
         rc->r->st.nonhttp_conns++;
         return 0;
@@ -195,6 +218,22 @@ static int t_data(void *ud, struct rr_tcp_conn *tc, int side, const uint8_t *p, 
         err = detect(rc, side, p, n);
         if (err)
             return err;
+        if (rc->mode == CM_UNKNOWN) {
+            /* Kept for the dissector: an h2 server may send SETTINGS before the preface. */
+            if (rc->early[side].len + n <= 65536)
+                rr_buf_add(&rc->early[side], p, n);
+            return 0;
+        }
+        if (rc->early[!side].len && (rc->mode == CM_H1 || rc->mode == CM_H2)) {
+            struct rr_buf e = rc->early[!side];
+            rr_buf_init(&rc->early[!side]);
+            err = t_data(ud, tc, !side, e.p, e.len, ts);
+            rr_buf_fini(&e);
+            if (err)
+                return err;
+        }
+        rr_buf_fini(&rc->early[0]);
+        rr_buf_fini(&rc->early[1]);
     }
     enum rr_dir dir = (side == 0) != (rc->swap != 0) ? RR_DIR_C2S : RR_DIR_S2C;
     switch (rc->mode) {
@@ -228,6 +267,17 @@ static int t_gap(void *ud, struct rr_tcp_conn *tc, int side, uint64_t n, uint64_
     }
 }
 
+static int t_fin(void *ud, struct rr_tcp_conn *tc, int side, uint64_t ts)
+{
+    struct rconn *rc = tc->app;
+    (void)ud;
+    if (!rc || rc->mode != CM_H1)
+        return 0;
+    /* A response delimited by the close is complete when the server's FIN arrives. */
+    enum rr_dir dir = (side == 0) != (rc->swap != 0) ? RR_DIR_C2S : RR_DIR_S2C;
+    return rr_h1d_eof(rc->h1, dir, ts);
+}
+
 static int t_end(void *ud, struct rr_tcp_conn *tc, enum rr_tcp_end why, uint64_t ts)
 {
     struct rr_rec *r = ud;
@@ -258,16 +308,17 @@ static int t_end(void *ud, struct rr_tcp_conn *tc, enum rr_tcp_end why, uint64_t
             rc->c.flags |= RR_CF_EVICTED;
         err = r->sink.on_conn(r->sink.ud, &rc->c);
     }
+    rr_buf_fini(&rc->early[0]);
+    rr_buf_fini(&rc->early[1]);
     free(rc);
     tc->app = NULL;
     return err;
 }
 
-int rr_rec_new(struct rr_rec **out, const struct rr_rec_opts *opts,
-               const struct rr_rec_sink *sink)
+int rr_rec_new(struct rr_rec **out, const struct rr_rec_opts *opts, const struct rr_rec_sink *sink)
 {
     struct rr_rec *r = rr_xcalloc(1, sizeof(*r));
-    struct rr_tcp_cb cb = {t_data, t_gap, t_end, r};
+    struct rr_tcp_cb cb = {t_data, t_gap, t_fin, t_end, r};
     if (opts)
         r->o = *opts;
     else
@@ -282,8 +333,15 @@ int rr_rec_new(struct rr_rec **out, const struct rr_rec_opts *opts,
 int rr_rec_set_linktype(struct rr_rec *r, int dlt)
 {
     switch (dlt) {
-    case DLT_NULL_: case DLT_EN10MB_: case DLT_RAW_: case DLT_RAW_BSD_: case DLT_LOOP_:
-    case DLT_LINUX_SLL_: case LINKTYPE_RAW_: case DLT_IPV4_: case DLT_IPV6_:
+    case DLT_NULL_:
+    case DLT_EN10MB_:
+    case DLT_RAW_:
+    case DLT_RAW_BSD_:
+    case DLT_LOOP_:
+    case DLT_LINUX_SLL_:
+    case LINKTYPE_RAW_:
+    case DLT_IPV4_:
+    case DLT_IPV6_:
     case DLT_LINUX_SLL2_:
         r->dlt = dlt;
         return 0;
@@ -329,8 +387,7 @@ static int tcp_in(struct rr_rec *r, struct rr_tcp_pkt *pk, const uint8_t *p, siz
     return rr_tcp_feed(r->tcp, pk);
 }
 
-static int ip_in(struct rr_rec *r, const uint8_t *p, size_t caplen, size_t wirelen,
-                 uint64_t ts)
+static int ip_in(struct rr_rec *r, const uint8_t *p, size_t caplen, size_t wirelen, uint64_t ts)
 {
     struct rr_tcp_pkt pk;
     struct rr_rd rd;
@@ -437,8 +494,7 @@ static int ethertype_in(struct rr_rec *r, uint16_t et, const uint8_t *p, size_t 
     return 0;
 }
 
-int rr_rec_packet(struct rr_rec *r, const uint8_t *p, size_t caplen, size_t wirelen,
-                  uint64_t ts_us)
+int rr_rec_packet(struct rr_rec *r, const uint8_t *p, size_t caplen, size_t wirelen, uint64_t ts_us)
 {
     struct rr_rd rd;
     size_t hl = 0;
@@ -530,8 +586,8 @@ void rr_rec_summary(const struct rr_rec_stats *s, char *out, size_t outlen)
              (unsigned long long)s->skip_frag, (unsigned long long)s->skip_malformed,
              (unsigned long long)s->skip_snaplen, (unsigned long long)s->kernel_drops,
              (unsigned long long)s->if_drops, (unsigned long long)s->conns_evicted_idle,
-             (unsigned long long)s->conns_evicted_cap,
-             (unsigned long long)s->ooo_forced_flushes, (unsigned long long)s->parse_errors);
+             (unsigned long long)s->conns_evicted_cap, (unsigned long long)s->ooo_forced_flushes,
+             (unsigned long long)s->parse_errors);
 }
 
 /* --- the store sink --- */

@@ -10,8 +10,14 @@
 
 #include "rr/recorder.h"
 
-enum rr_tcp_end { RR_TCP_END_FIN = 1, RR_TCP_END_RST, RR_TCP_END_IDLE, RR_TCP_END_CAP,
-                  RR_TCP_END_FINISH, RR_TCP_END_REUSE };
+enum rr_tcp_end {
+    RR_TCP_END_FIN = 1,
+    RR_TCP_END_RST,
+    RR_TCP_END_IDLE,
+    RR_TCP_END_CAP,
+    RR_TCP_END_FINISH,
+    RR_TCP_END_REUSE
+};
 
 struct rr_tcp_seg;
 
@@ -19,6 +25,8 @@ struct rr_tcp_dir {
     uint32_t next;  /* next expected sequence number */
     uint32_t acked; /* highest ack the peer sent for this direction */
     uint32_t fin_seq;
+    uint32_t isn;
+    uint8_t have_isn;
     uint8_t have_next, have_ack, fin, done;
     struct rr_tcp_seg *ooo; /* out-of-order segments, sorted by seq */
     size_t ooo_bytes;
@@ -59,6 +67,8 @@ struct rr_tcp_cb {
     int (*on_data)(void *ud, struct rr_tcp_conn *c, int side, const uint8_t *p, size_t n,
                    uint64_t ts_us);
     int (*on_gap)(void *ud, struct rr_tcp_conn *c, int side, uint64_t n, uint64_t ts_us);
+    /* All bytes of one direction up to its FIN were delivered (may be NULL). */
+    int (*on_fin)(void *ud, struct rr_tcp_conn *c, int side, uint64_t ts_us);
     /* The connection ends (app state must be released here). */
     int (*on_end)(void *ud, struct rr_tcp_conn *c, enum rr_tcp_end why, uint64_t ts_us);
     void *ud;

@@ -413,8 +413,8 @@ void rp__vu_response(struct rp_vu *vu, const struct rp_resp *resp)
             err = rp__check(s, resp, ms, cbuf, sizeof(cbuf));
     }
     uint64_t resp_us = resp->t_done_us > vu->sent_us ? resp->t_done_us - vu->sent_us : 0;
-    rr_stats_record(w->stats, w->entries[s->entry], resp_us, resp->body_len, err,
-                    (uint32_t)((resp->t_done_us + w->real_off_us) / 1000000u));
+    rr_stats_record_ts(w->stats, w->entries[s->entry], resp_us, resp->body_len, err,
+                       (double)(resp->t_done_us + w->real_off_us) / 1e6);
     w->counts.requests++;
     if (err)
         w->counts.failures++;

@@ -395,7 +395,7 @@ static void on_spawn(struct wk *w, const msgpack_object *data)
     rr_log(RR_LOG_INFO, "spawned %llu users", (unsigned long long)user_count(w));
 }
 
-/* Returns 1 when the worker must leave (quit). */
+/* Returns 1 when the worker must leave (quit), -1 when it cannot go on. */
 static int on_message(struct wk *w, const void *buf, size_t len)
 {
     msgpack_unpacked u;
@@ -443,8 +443,15 @@ static int on_message(struct wk *w, const void *buf, size_t len)
     } else if (strcmp(type, "reconnect") == 0) {
         rr_log(RR_LOG_WARN, "the master asked to reconnect");
         close_socket(w, 0);
-        if (open_socket(w) == 0)
-            send_client_ready(w);
+        if (open_socket(w) != 0) {
+            leave = -1;
+            goto out;
+        }
+        /* join again, retried as at start: a ROUTER refuses our identity until it has seen
+         * the old connection close, so the first try waits a moment */
+        w->acked = 0;
+        w->ready_sent = 0;
+        w->next_ready = now + 200000;
     } else if (strcmp(type, "heartbeat") == 0) {
         w->last_master_hb = now;
     } else {
@@ -608,6 +615,10 @@ int rr_worker_run(const struct rr_worker_opts *o, const struct rr_worker_load *l
                 }
                 leave = on_message(&w, zmq_msg_data(&m), zmq_msg_size(&m));
                 zmq_msg_close(&m);
+            }
+            if (leave < 0) {
+                rc = RR_ELIB;
+                break;
             }
             if (leave) {
                 /* the master waits about 0.5 s for the final report, then exits */

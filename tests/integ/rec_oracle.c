@@ -20,6 +20,7 @@ struct got {
     uint32_t stream;
     char *method, *uri, *host;
     int status;
+    uint32_t flags;
     long long req_len, resp_len;
     int used;
 };
@@ -70,7 +71,10 @@ static int on_x(void *ud, const struct rr_conn *c, struct rr_exchange *x, const 
     e->stream = x->h2_stream;
     e->method = vdup(x->method, 1);
     e->uri = x->method.len ? vdup(x->target, 0) : NULL;
-    e->host = vdup(x->authority, 1);
+    /* Host as sent: an empty header is not a missing one. */
+    struct rr_view h = rr_exchange_header(x->req_headers, x->n_req_headers, "host");
+    e->host = h.p ? vdup(h, 0) : vdup(x->authority, 1);
+    e->flags = x->flags;
     e->status = x->status;
     e->req_len = (long long)rql;
     e->resp_len = (long long)x->resp_wire_len;
@@ -110,9 +114,9 @@ static void show_got(const char *what, const struct got *g)
         printf("    %s: nothing\n", what);
         return;
     }
-    printf("    %s: %s %s host=%s status=%d req=%lld resp=%lld (stream %u)\n", what,
-           g->method ? g->method : "-", g->uri ? g->uri : "-", g->host ? g->host : "-",
-           g->status, g->req_len, g->resp_len, g->stream);
+    printf("    %s: %s %s host=%s status=%d req=%lld resp=%lld (stream %u, flags 0x%x)\n", what,
+           g->method ? g->method : "-", g->uri ? g->uri : "-", g->host ? g->host : "-", g->status,
+           g->req_len, g->resp_len, g->stream, g->flags);
 }
 
 static char *allow_text;
@@ -165,7 +169,8 @@ static int run_one(const char *dir, const char *name, struct totals *t, int stri
     long long n = 0, ok = 0;
     size_t i;
     json_t *o;
-    json_array_foreach(orc, i, o) {
+    json_array_foreach(orc, i, o)
+    {
         char conn[160];
         snprintf(conn, sizeof(conn), "%s %s", js(o, "client") ? js(o, "client") : "",
                  js(o, "server") ? js(o, "server") : "");
@@ -182,8 +187,20 @@ static int run_one(const char *dir, const char *name, struct totals *t, int stri
                 hit = e;
                 break;
             }
-            if (!h2 && e->method && js(o, "method"))
-                break; /* HTTP/1: strictly in order once a request was seen */
+        }
+        /* The oracle lost the response in a capture gap where we kept its status line and
+         * marked the exchange: a difference the corpus README allows. */
+        if (!hit && near && json_is_null(json_object_get(o, "status")) && near->status &&
+            (near->flags & RR_XF_GAP) && streq(js(o, "method"), near->method) &&
+            streq(js(o, "uri"), near->uri)) {
+            near->used = 1;
+            t->allowed++;
+            printf("ALLOWED %s #%zu %s %s: the oracle has no response (lost segment); we have "
+                   "status %d, body %lld bytes, flagged incomplete\n",
+                   base, i, near->method ? near->method : "-", near->uri ? near->uri : "-",
+                   near->status, near->resp_len);
+            n++;
+            continue;
         }
         n++;
         if (h2)
@@ -202,8 +219,8 @@ static int run_one(const char *dir, const char *name, struct totals *t, int stri
         printf("%s%s #%zu %s: %s %s host=%s status=%lld req=%lld resp=%lld\n",
                why_ok ? "ALLOWED " : (h2 && !strict_h2 ? "PENDING-H2 " : "MISMATCH "), base, i,
                conn, js(o, "method") ? js(o, "method") : "-", js(o, "uri") ? js(o, "uri") : "-",
-               js(o, "host") ? js(o, "host") : "-", ji(o, "status"),
-               ji(o, "request_body_length"), ji(o, "response_body_length"));
+               js(o, "host") ? js(o, "host") : "-", ji(o, "status"), ji(o, "request_body_length"),
+               ji(o, "response_body_length"));
         show_got("ours", near);
         if (why_ok)
             printf("    reason: %.*s\n", (int)strcspn(why_ok, "\n"), why_ok);

@@ -418,6 +418,25 @@ static void test_rate(void **state)
         fail_msg("rate %.1f/s", rate);
     free(times);
     free_requests(reqs, n);
+
+    /* more arrivals than free users: the starts that could not be served are counted, and
+     * the requests that were served are timed from their intended start */
+    server_start(&s);
+    tplan_init(&t, s.url, 1);
+    t.steps[0].target = "/delay?ms=200";
+    rr_replay_opts_init(&o);
+    o.mode = RR_REPLAY_RATE;
+    o.rate = 50;
+    o.arrival = RR_ARRIVAL_FIXED;
+    o.users = 2;
+    o.run_time_us = 600000;
+    o.stop_timeout_us = 500000;
+    run(&t.plan, &o, NULL, &c);
+    server_stop(&s);
+    free_requests(reqs, server_requests(&s, &reqs, NULL));
+    /* 30 arrivals, 2 users busy 0.2 s each: about 6 served */
+    assert_in_range(c.requests, 4, 9);
+    assert_true(c.unserved >= 20 && c.unserved + c.requests >= 28);
 }
 
 static void test_faults(void **state)

@@ -241,6 +241,9 @@ def main():
         target.start()
         {"headless": scenario_headless, "kill": scenario_kill,
          "webui": scenario_webui}[scenario](ps, target)
+        for p in ps.procs:
+            out = ps.output(p.name)
+            assert "Sanitizer" not in out and "runtime error" not in out, p.name + ":\n" + out
     except BaseException:
         for p in ps.procs:
             print("---- %s (pid %d, rc %s)" % (p.name, p.pid, p.poll()))

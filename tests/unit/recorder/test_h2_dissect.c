@@ -758,7 +758,9 @@ static void test_gap_and_garbage(void **state)
                          0);
         fed += w.segs[i].len;
     }
-    assert_int_equal(rr_h2d_gap(d, RR_DIR_S2C, 1000, 11), 0);
+    /* More bytes than any DATA frame holds: a header block may be lost, so the connection
+     * ends here. */
+    assert_int_equal(rr_h2d_gap(d, RR_DIR_S2C, 1000000, 11), 0);
     assert_int_equal(st.n, 1);
     assert_int_equal(st.g[0].x.h2_stream, (uint32_t)a);
     assert_true(st.g[0].x.flags & RR_XF_GAP);
@@ -766,7 +768,7 @@ static void test_gap_and_garbage(void **state)
     assert_int_equal(rr_h2d_feed(d, RR_DIR_S2C, w.log.p, 100, 12), 0);
     assert_int_equal(rr_h2d_finish(d, 13), 0);
     rr_h2d_get_stats(d, &hs);
-    assert_int_equal(hs.skipped_bytes, 1100);
+    assert_int_equal(hs.skipped_bytes, 1000100);
     rr_h2d_free(&d);
     sink_fini(&st);
     wire_fini(&w);
@@ -781,6 +783,116 @@ static void test_gap_and_garbage(void **state)
     assert_int_equal(st.n, 0);
     assert_true(rr_h2d_is_preface((const uint8_t *)"PRI * HTTP/2.0\r\n", 16));
     assert_false(rr_h2d_is_preface((const uint8_t *)"PRI * HTTP/1.1", 14));
+}
+
+/* Bytes lost inside a DATA payload: that exchange has a hole (flagged, wire length still
+ * right), and the connection goes on in step. */
+static void test_gap_inside_data(void **state)
+{
+    struct wire w;
+    static struct sink_state st;
+    struct rr_dissect_sink sink = {on_x, &st};
+    struct rr_h2d *d = NULL;
+    struct rr_h2d_stats hs;
+
+    wire_init(&w, 1, 0);
+    int32_t a = request(&w, "GET", "/big", 0, NULL, NULL);
+    int32_t b = request(&w, "GET", "/after", 0, NULL, NULL);
+    pump(&w);
+    /* Find the third DATA frame of stream a in the server's bytes. */
+    struct rr_buf s2c;
+    rr_buf_init(&s2c);
+    for (size_t i = 0; i < w.nseg; i++)
+        if (w.segs[i].dir == RR_DIR_S2C)
+            rr_buf_add(&s2c, w.log.p + w.segs[i].off, w.segs[i].len);
+    size_t off = 0, hole = 0;
+    int seen = 0;
+    while (off + 9 <= s2c.len) {
+        size_t len = (size_t)s2c.p[off] << 16 | (size_t)s2c.p[off + 1] << 8 | s2c.p[off + 2];
+        uint32_t id = ((uint32_t)s2c.p[off + 5] << 24 | (uint32_t)s2c.p[off + 6] << 16 |
+                       (uint32_t)s2c.p[off + 7] << 8 | s2c.p[off + 8]) &
+                      0x7fffffff;
+        if (s2c.p[off + 3] == 0 && id == (uint32_t)a && ++seen == 3) {
+            hole = off + 9 + 1 + 50; /* after the header and the pad length */
+            break;
+        }
+        off += 9 + len;
+    }
+    assert_true(hole > 0);
+    /* Feed everything in order, leaving out 3000 server bytes at hole. */
+    assert_int_equal(rr_h2d_new(&d, &sink, NULL), 0);
+    size_t s_off = 0;
+    for (size_t i = 0; i < w.nseg; i++) {
+        const uint8_t *p = w.log.p + w.segs[i].off;
+        size_t n = w.segs[i].len;
+        if (w.segs[i].dir == RR_DIR_C2S) {
+            assert_int_equal(rr_h2d_feed(d, RR_DIR_C2S, p, n, 5), 0);
+            continue;
+        }
+        for (size_t k = 0; k < n; k++, s_off++) {
+            if (s_off == hole)
+                assert_int_equal(rr_h2d_gap(d, RR_DIR_S2C, 3000, 6), 0);
+            if (s_off >= hole && s_off < hole + 3000)
+                continue;
+            assert_int_equal(rr_h2d_feed(d, RR_DIR_S2C, p + k, 1, 7), 0);
+        }
+    }
+    assert_int_equal(rr_h2d_finish(d, 8), 0);
+    rr_h2d_get_stats(d, &hs);
+    assert_int_equal(hs.errors, 0);
+    assert_int_equal(hs.gaps, 1);
+    rr_h2d_free(&d);
+    assert_int_equal(st.n, 2);
+    struct got *g = by_stream(&st, (uint32_t)a);
+    assert_non_null(g);
+    assert_int_equal(g->x.flags & (RR_XF_GAP | RR_XF_INCOMPLETE), RR_XF_GAP | RR_XF_INCOMPLETE);
+    assert_int_equal(g->x.status, 200);
+    assert_int_equal(g->x.resp_wire_len, 200000);
+    assert_true(g->resp_len < 200000);
+    check_plain(by_stream(&st, (uint32_t)b), "/after", 100);
+    rr_buf_fini(&s2c);
+    sink_fini(&st);
+    wire_fini(&w);
+}
+
+/* A server GOAWAY: the streams above its last stream id were never processed and finish at
+ * once, without waiting for the end of the connection. */
+static void test_goaway(void **state)
+{
+    struct wire w;
+    static struct sink_state st;
+    struct rr_dissect_sink sink = {on_x, &st};
+    struct rr_h2d *d = NULL;
+    const uint8_t *p;
+    ssize_t n;
+
+    wire_init(&w, 0, 0);
+    int32_t a = request(&w, "GET", "/one", 0, NULL, NULL);
+    pump(&w);
+    int32_t b = request(&w, "GET", "/two", 0, NULL, NULL);
+    int32_t c = request(&w, "GET", "/three", 0, NULL, NULL);
+    while ((n = nghttp2_session_mem_send(w.cli, &p)) > 0)
+        log_bytes(&w, RR_DIR_C2S, p, (size_t)n);
+    assert_int_equal(nghttp2_submit_goaway(w.srv, 0, a, NGHTTP2_NO_ERROR, NULL, 0), 0);
+    while ((n = nghttp2_session_mem_send(w.srv, &p)) > 0)
+        log_bytes(&w, RR_DIR_S2C, p, (size_t)n);
+    assert_int_equal(rr_h2d_new(&d, &sink, NULL), 0);
+    for (size_t i = 0; i < w.nseg; i++)
+        assert_int_equal(rr_h2d_feed(d, w.segs[i].dir, w.log.p + w.segs[i].off, w.segs[i].len, 1),
+                         0);
+    assert_int_equal(st.n, 3); /* before finish */
+    check_plain(by_stream(&st, (uint32_t)a), "/one", 100);
+    for (int32_t id = b; id <= c; id += 2) {
+        struct got *g = by_stream(&st, (uint32_t)id);
+        assert_non_null(g);
+        assert_int_equal(g->x.flags & (RR_XF_NO_RESPONSE | RR_XF_INCOMPLETE),
+                         RR_XF_NO_RESPONSE | RR_XF_INCOMPLETE);
+    }
+    assert_int_equal(rr_h2d_finish(d, 2), 0);
+    assert_int_equal(st.n, 3);
+    rr_h2d_free(&d);
+    sink_fini(&st);
+    wire_fini(&w);
 }
 
 static int stop_sink(void *ud, struct rr_exchange *x, const uint8_t *a, size_t al, const uint8_t *b,
@@ -847,6 +959,8 @@ int main(void)
         cmocka_unit_test(test_client_reset_and_finish),
         cmocka_unit_test(test_upgrade),
         cmocka_unit_test(test_gap_and_garbage),
+        cmocka_unit_test(test_gap_inside_data),
+        cmocka_unit_test(test_goaway),
         cmocka_unit_test(test_sink_abort_and_pending_cap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -39,6 +39,10 @@ static size_t answer(const char *path, size_t req_len, char *out, size_t cap)
     return (size_t)snprintf(out, cap, "path=%s req=%zu", path, req_len);
 }
 
+static void serve_h2(struct upstream *u, int fd, struct rr_buf *in, const char *up_path,
+                     const uint8_t *settings, size_t slen);
+static ssize_t b64url(const char *in, size_t n, uint8_t *out, size_t cap);
+
 static void serve_h1(struct upstream *u, int fd, struct rr_buf *in)
 {
     char buf[65536];
@@ -63,6 +67,26 @@ static void serve_h1(struct upstream *u, int fd, struct rr_buf *in)
             if (n <= 0)
                 return;
             rr_buf_add(in, buf, (size_t)n);
+        }
+        /* Upgrade: h2c (nghttp -u): 101, then HTTP/2 with this request as stream 1. */
+        char hb[4096];
+        size_t hbl = hlen < sizeof(hb) - 1 ? hlen : sizeof(hb) - 1;
+        memcpy(hb, in->p, hbl);
+        hb[hbl] = 0;
+        const char *hs = strcasestr(hb, "\r\nHTTP2-Settings:");
+        if (strcasestr(hb, "\r\nUpgrade: h2c") && hs) {
+            uint8_t set[256];
+            hs += 17;
+            while (*hs == ' ')
+                hs++;
+            ssize_t sl = b64url(hs, strcspn(hs, "\r"), set, sizeof(set));
+            static const char sw[] =
+                "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n";
+            if (sl < 0 || write(fd, sw, sizeof(sw) - 1) != (ssize_t)(sizeof(sw) - 1))
+                return;
+            rr_buf_consume(in, hlen + clen);
+            serve_h2(u, fd, in, path, set, (size_t)sl);
+            return;
         }
         char body[512], head[256];
         size_t bl = answer(path, clen, body, sizeof(body));
@@ -119,26 +143,55 @@ static int h2_data(nghttp2_session *s, uint8_t fl, int32_t id, const uint8_t *p,
     return 0;
 }
 
+static void h2_answer(nghttp2_session *s, struct h2s *h, int32_t id)
+{
+    int i = (id / 2) % 64;
+    char path[256];
+    memcpy(path, h->path[i], sizeof(path));
+    h->body_len[i] = answer(path, h->req_len[i], h->body[i], sizeof(h->body[i]));
+    h->body_off[i] = 0;
+    nghttp2_nv nv[] = {{(uint8_t *)":status", (uint8_t *)"200", 7, 3, 0},
+                       {(uint8_t *)"x-up", (uint8_t *)"2", 4, 1, 0}};
+    nghttp2_data_provider dp = {.source.ptr = NULL, .read_callback = h2_read};
+    nghttp2_submit_response(s, id, nv, 2, &dp);
+    h->u->requests++;
+}
+
 static int h2_frame(nghttp2_session *s, const nghttp2_frame *f, void *ud)
 {
-    struct h2s *h = ud;
     if ((f->hd.type == NGHTTP2_HEADERS || f->hd.type == NGHTTP2_DATA) &&
-        (f->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
-        int i = (f->hd.stream_id / 2) % 64;
-        char path[256];
-        memcpy(path, h->path[i], sizeof(path));
-        h->body_len[i] = answer(path, h->req_len[i], h->body[i], sizeof(h->body[i]));
-        h->body_off[i] = 0;
-        nghttp2_nv nv[] = {{(uint8_t *)":status", (uint8_t *)"200", 7, 3, 0},
-                           {(uint8_t *)"x-up", (uint8_t *)"2", 4, 1, 0}};
-        nghttp2_data_provider dp = {.source.ptr = NULL, .read_callback = h2_read};
-        nghttp2_submit_response(s, f->hd.stream_id, nv, 2, &dp);
-        h->u->requests++;
-    }
+        (f->hd.flags & NGHTTP2_FLAG_END_STREAM))
+        h2_answer(s, ud, f->hd.stream_id);
     return 0;
 }
 
-static void serve_h2(struct upstream *u, int fd, struct rr_buf *in)
+/* base64url without padding (the HTTP2-Settings header). Returns the length or -1. */
+static ssize_t b64url(const char *in, size_t n, uint8_t *out, size_t cap)
+{
+    uint32_t acc = 0;
+    int bits = 0;
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *al = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+        const char *c = strchr(al, in[i]);
+        if (!c || !in[i])
+            return in[i] == '=' ? (ssize_t)o : -1;
+        acc = acc << 6 | (uint32_t)(c - al);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            if (o == cap)
+                return -1;
+            out[o++] = (uint8_t)(acc >> bits);
+        }
+    }
+    return (ssize_t)o;
+}
+
+/* up_path: the connection was upgraded from HTTP/1.1 (its request, for stream 1, asked
+ * for up_path with these settings). */
+static void serve_h2(struct upstream *u, int fd, struct rr_buf *in, const char *up_path,
+                     const uint8_t *settings, size_t slen)
 {
     static struct h2s h;
     nghttp2_session_callbacks *cb;
@@ -157,7 +210,13 @@ static void serve_h2(struct upstream *u, int fd, struct rr_buf *in)
     nghttp2_session_server_new(&s, cb, &h);
     nghttp2_session_callbacks_del(cb);
     nghttp2_submit_settings(s, 0, NULL, 0);
-    if (nghttp2_session_mem_recv(s, in->p, in->len) < 0)
+    if (up_path) {
+        if (nghttp2_session_upgrade2(s, settings, slen, 0, NULL) != 0)
+            goto out;
+        snprintf(h.path[0], sizeof(h.path[0]), "%s", up_path);
+        h2_answer(s, &h, 1);
+    }
+    if (in->len && nghttp2_session_mem_recv(s, in->p, in->len) < 0)
         goto out;
     for (;;) {
         while ((n = nghttp2_session_mem_send(s, &out)) > 0)
@@ -193,7 +252,7 @@ static void *upstream_main(void *arg)
         if (n > 0) {
             rr_buf_add(&in, buf, (size_t)n);
             if (n >= 3 && memcmp(buf, "PRI", 3) == 0)
-                serve_h2(u, fd, &in);
+                serve_h2(u, fd, &in, NULL, NULL, 0);
             else
                 serve_h1(u, fd, &in);
         }
@@ -403,6 +462,47 @@ static void check_store(struct rr_store *s, int n, int version)
     assert_int_equal(sn.bad, 0);
 }
 
+struct up_seen {
+    struct rr_store *s;
+    int n101, n200, bad;
+    uint32_t last_stream;
+};
+
+static int up_x(const struct rr_exchange *x, void *ud)
+{
+    struct up_seen *sn = ud;
+    char want[512];
+    struct rr_buf b;
+    if (x->status == 101) {
+        sn->n101++;
+        return 0;
+    }
+    if (x->status != 200 || x->version != 20 || x->flags != 0) {
+        fprintf(stderr, "# upgraded: status %u version %u flags %x stream %u\n", x->status,
+                x->version, x->flags, x->h2_stream);
+        sn->bad++;
+        return 0;
+    }
+    int i = sn->n200++;
+    char target[64];
+    snprintf(target, sizeof(target), "/item/%d?x=%d", i, i * 2);
+    /* Stream 1 is the upgraded request; nghttp numbers the others past its priority
+     * placeholders, in the order given. */
+    int id_ok = i == 0 ? x->h2_stream == 1 : x->h2_stream > sn->last_stream;
+    sn->last_stream = x->h2_stream;
+    if (!rr_view_eqs(x->target, target) || !id_ok) {
+        fprintf(stderr, "# upgraded %d: stream %u target %.*s\n", i, x->h2_stream,
+                (int)x->target.len, x->target.p);
+        sn->bad++;
+    }
+    size_t wl = answer(target, 0, want, sizeof(want));
+    rr_buf_init(&b);
+    if (rr_store_body_get(sn->s, &x->resp_body, &b) || b.len != wl || memcmp(b.p, want, wl))
+        sn->bad++;
+    rr_buf_fini(&b);
+    return 0;
+}
+
 static struct rr_store *open_store(char *path, size_t cap)
 {
     static int k;
@@ -443,6 +543,44 @@ static void run_case(int h2)
     assert_int_equal(p.st.exchanges, 12);
     check_store(s, 12, h2 ? 20 : 11);
     drop_store(&s, path);
+}
+
+/* nghttp -u: an HTTP/1.1 request with Upgrade: h2c, then HTTP/2 on the same connection. */
+static void test_h2c_upgrade(void **state)
+{
+    struct upstream u;
+    static struct px p;
+    char path[512];
+    struct rr_store *s;
+
+    if (system("nghttp --version >/dev/null 2>&1") != 0)
+        skip();
+    s = open_store(path, sizeof(path));
+    upstream_start(&u);
+    proxy_start(&p, s, u.port);
+    struct rr_buf cmd;
+    rr_buf_init(&cmd);
+    rr_buf_printf(&cmd, "nghttp -u -n -t 10");
+    for (int i = 0; i < 4; i++)
+        rr_buf_printf(&cmd, " http://127.0.0.1:%u/item/%d?x=%d", p.port, i, i * 2);
+    assert_int_equal(system(rr_buf_cstr(&cmd)), 0);
+    rr_buf_fini(&cmd);
+    proxy_stop(&p);
+    upstream_stop(&u);
+    assert_int_equal(u.requests, 4);
+    /* The upgrade request is its own HTTP/1.1 exchange (101) and stream 1 of the HTTP/2 one. */
+    struct up_seen sn = {.s = s};
+    assert_int_equal(rr_store_flush(s), 0);
+    assert_int_equal(rr_store_exchange_foreach(s, 0, up_x, &sn), 0);
+    assert_int_equal(sn.n101, 1);
+    assert_int_equal(sn.n200, 4);
+    assert_int_equal(sn.bad, 0);
+    drop_store(&s, path);
+}
+
+static void test_h1(void **state)
+{
+    run_case(0);
 }
 
 static void test_h2c(void **state)
@@ -502,8 +640,8 @@ static void test_bad_options(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_bad_options),
-        cmocka_unit_test(test_h2c),
+        cmocka_unit_test(test_bad_options),   cmocka_unit_test(test_h1),
+        cmocka_unit_test(test_h2c),           cmocka_unit_test(test_h2c_upgrade),
         cmocka_unit_test(test_upstream_down),
     };
     curl_global_init(CURL_GLOBAL_DEFAULT);

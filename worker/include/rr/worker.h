@@ -99,4 +99,17 @@ int rr_httpload_new(struct rr_httpload **out, const char *const *urls, size_t n)
 void rr_httpload_free(struct rr_httpload **h);
 void rr_httpload_bind(struct rr_httpload *h, struct rr_worker_load *load);
 
+/* ---- users that replay a plan's flows -------------------------------------------------- */
+
+/* A class named like a flow of plan runs that flow; any other class runs every flow by
+ * weight. base gives the replay options (host, engine, timeouts...); users, spawn rate and
+ * threads are set per class. plan must outlive the load. */
+struct rr_plan;
+struct rr_replay_opts;
+struct rr_replayload;
+int rr_replayload_new(struct rr_replayload **out, const struct rr_plan *plan,
+                      const struct rr_replay_opts *base) RR_WUR;
+void rr_replayload_free(struct rr_replayload **l);
+void rr_replayload_bind(struct rr_replayload *l, struct rr_worker_load *load);
+
 #endif

@@ -1,0 +1,172 @@
+/* pyfmt.c -- Python's text forms that Locust's files are made of: str(float), repr(str), and
+ * the sha256 that keys its errors (and thus orders _failures.csv). */
+#include "stats_int.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void rr_stats_pyfloat(double v, struct rr_buf *out)
+{
+    if (isnan(v)) {
+        rr_buf_adds(out, "nan");
+        return;
+    }
+    if (isinf(v)) {
+        rr_buf_adds(out, v < 0 ? "-inf" : "inf");
+        return;
+    }
+    if (v == 0) {
+        rr_buf_adds(out, signbit(v) ? "-0.0" : "0.0");
+        return;
+    }
+    /* Shortest %e precision that parses back to the same double: Python's repr digits. */
+    char e[64];
+    for (int p = 0; p < 17; p++) {
+        snprintf(e, sizeof(e), "%.*e", p, v);
+        if (strtod(e, NULL) == v)
+            break;
+    }
+    char digits[32];
+    size_t nd = 0;
+    const char *q = e;
+    int neg = 0;
+    if (*q == '-') {
+        neg = 1;
+        q++;
+    }
+    for (; *q && *q != 'e'; q++)
+        if (*q >= '0' && *q <= '9')
+            digits[nd++] = *q;
+    int exp = atoi(q + 1);
+    while (nd > 1 && digits[nd - 1] == '0')
+        nd--;
+    if (neg)
+        rr_buf_addc(out, '-');
+    if (exp < -4 || exp >= 16) {
+        rr_buf_addc(out, (uint8_t)digits[0]);
+        if (nd > 1) {
+            rr_buf_addc(out, '.');
+            rr_buf_add(out, digits + 1, nd - 1);
+        }
+        rr_buf_printf(out, "e%c%02d", exp < 0 ? '-' : '+', exp < 0 ? -exp : exp);
+        return;
+    }
+    if (exp < 0) {
+        rr_buf_adds(out, "0.");
+        for (int i = 0; i < -exp - 1; i++)
+            rr_buf_addc(out, '0');
+        rr_buf_add(out, digits, nd);
+        return;
+    }
+    /* exp + 1 digits before the point. */
+    for (int i = 0; i <= exp; i++)
+        rr_buf_addc(out, (size_t)i < nd ? (uint8_t)digits[i] : '0');
+    rr_buf_addc(out, '.');
+    if ((size_t)exp + 1 < nd)
+        rr_buf_add(out, digits + exp + 1, nd - (size_t)exp - 1);
+    else
+        rr_buf_addc(out, '0');
+}
+
+void rr_stats_pyrepr(const char *s, struct rr_buf *out)
+{
+    char quote = '\'';
+    if (strchr(s, '\'') && !strchr(s, '"'))
+        quote = '"';
+    rr_buf_addc(out, (uint8_t)quote);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        unsigned c = *p;
+        if (c == '\\' || c == (unsigned)quote) {
+            rr_buf_addc(out, '\\');
+            rr_buf_addc(out, (uint8_t)c);
+        } else if (c == '\n') {
+            rr_buf_adds(out, "\\n");
+        } else if (c == '\r') {
+            rr_buf_adds(out, "\\r");
+        } else if (c == '\t') {
+            rr_buf_adds(out, "\\t");
+        } else if (c < 0x20 || c == 0x7f) {
+            rr_buf_printf(out, "\\x%02x", c);
+        } else {
+            rr_buf_addc(out, (uint8_t)c);
+        }
+    }
+    rr_buf_addc(out, (uint8_t)quote);
+}
+
+/* ---- SHA-256 (FIPS 180-4) ---- */
+
+static const uint32_t K256[64] = {
+    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
+    0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe,
+    0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f,
+    0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7,
+    0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc,
+    0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b,
+    0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116,
+    0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
+    0xc67178f2};
+
+#define ROR(x, n) (((x) >> (n)) | ((x) << (32 - (n))))
+
+static void sha256_block(uint32_t h[8], const uint8_t *b)
+{
+    uint32_t w[64];
+    for (int i = 0; i < 16; i++)
+        w[i] = (uint32_t)b[4 * i] << 24 | (uint32_t)b[4 * i + 1] << 16 |
+               (uint32_t)b[4 * i + 2] << 8 | b[4 * i + 3];
+    for (int i = 16; i < 64; i++) {
+        uint32_t s0 = ROR(w[i - 15], 7) ^ ROR(w[i - 15], 18) ^ (w[i - 15] >> 3);
+        uint32_t s1 = ROR(w[i - 2], 17) ^ ROR(w[i - 2], 19) ^ (w[i - 2] >> 10);
+        w[i] = w[i - 16] + s0 + w[i - 7] + s1;
+    }
+    uint32_t a = h[0], bb = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], hh = h[7];
+    for (int i = 0; i < 64; i++) {
+        uint32_t t1 = hh + (ROR(e, 6) ^ ROR(e, 11) ^ ROR(e, 25)) + ((e & f) ^ (~e & g)) + K256[i] + w[i];
+        uint32_t t2 = (ROR(a, 2) ^ ROR(a, 13) ^ ROR(a, 22)) + ((a & bb) ^ (a & c) ^ (bb & c));
+        hh = g;
+        g = f;
+        f = e;
+        e = d + t1;
+        d = c;
+        c = bb;
+        bb = a;
+        a = t1 + t2;
+    }
+    h[0] += a;
+    h[1] += bb;
+    h[2] += c;
+    h[3] += d;
+    h[4] += e;
+    h[5] += f;
+    h[6] += g;
+    h[7] += hh;
+}
+
+void rr_sha256_hex(const void *data, size_t n, char out[65])
+{
+    uint32_t h[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+                     0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+    const uint8_t *p = data;
+    size_t left = n;
+    while (left >= 64) {
+        sha256_block(h, p);
+        p += 64;
+        left -= 64;
+    }
+    uint8_t tail[128] = {0};
+    memcpy(tail, p, left);
+    tail[left] = 0x80;
+    size_t tl = left + 1 + 8 <= 64 ? 64 : 128;
+    uint64_t bits = (uint64_t)n * 8;
+    for (int i = 0; i < 8; i++)
+        tail[tl - 1 - i] = (uint8_t)(bits >> (8 * i));
+    sha256_block(h, tail);
+    if (tl == 128)
+        sha256_block(h, tail + 64);
+    for (int i = 0; i < 8; i++)
+        snprintf(out + 8 * i, 9, "%08x", h[i]);
+}
