@@ -3,8 +3,11 @@
 #include "report_int.h"
 
 #include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "rr/util.h"
 
 static void add_buckets(void *arg, uint64_t ms, uint64_t count)
 {
@@ -160,6 +163,62 @@ void rr_stats_checks_init(struct rr_stats_checks *c)
     c->fail_ratio = -1;
     c->p95_ms = -1;
     c->rps = -1;
+}
+
+int rr_stats_checks_parse(struct rr_stats_checks *c, const char *opt, const char *val,
+                          char *why, size_t whylen)
+{
+    char buf[64];
+    double d;
+    uint64_t u;
+    if (!val || strlen(val) >= sizeof(buf)) {
+        snprintf(why, whylen, "%s needs a value", opt);
+        return RR_EUSAGE;
+    }
+    snprintf(buf, sizeof(buf), "%s", val);
+    if (!strcmp(opt, "--exit-code-on-error")) {
+        if (rr_parse_u64(buf, 255, &u)) {
+            snprintf(why, whylen, "%s: expected an exit code 0..255, got '%s'", opt, val);
+            return RR_EUSAGE;
+        }
+        c->exit_code_on_error = (int)u;
+        return 0;
+    }
+    if (!strcmp(opt, "--check-fail-ratio")) {
+        size_t l = strlen(buf);
+        int pct = l && buf[l - 1] == '%';
+        if (pct)
+            buf[l - 1] = 0;
+        if (rr_parse_double(buf, &d) || (pct ? d > 100 : d > 1)) {
+            snprintf(why, whylen, "%s: expected a ratio such as 0.01 or 1%%, got '%s'", opt, val);
+            return RR_EUSAGE;
+        }
+        c->fail_ratio = pct ? d / 100 : d;
+        return 0;
+    }
+    if (!strcmp(opt, "--check-p95")) {
+        /* A number with an optional unit; a bare number is milliseconds, like the tables. */
+        char *end = NULL;
+        d = strtod(buf, &end);
+        double mul = !strcmp(end, "") || !strcmp(end, "ms") ? 1 : !strcmp(end, "s") ? 1000
+                     : !strcmp(end, "m")                    ? 60000
+                                                            : -1;
+        if (end == buf || mul < 0 || !(d >= 0) || d > 1e12) {
+            snprintf(why, whylen, "%s: expected a time such as 500ms or 1.5s, got '%s'", opt, val);
+            return RR_EUSAGE;
+        }
+        c->p95_ms = d * mul;
+        return 0;
+    }
+    if (!strcmp(opt, "--check-rps")) {
+        if (rr_parse_double(buf, &d)) {
+            snprintf(why, whylen, "%s: expected requests per second such as 100, got '%s'", opt, val);
+            return RR_EUSAGE;
+        }
+        c->rps = d;
+        return 0;
+    }
+    return RR_ENOTFOUND;
 }
 
 int rr_stats_exit_code(const struct rr_stats *s, const struct rr_stats_checks *c,

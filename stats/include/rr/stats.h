@@ -192,6 +192,12 @@ struct rr_stats_checks {
     double rps;             /* --check-rps; < 0: off */
 };
 void rr_stats_checks_init(struct rr_stats_checks *c);
+/* Parses one option into c: opt is "--exit-code-on-error" (0..255), "--check-fail-ratio"
+ * (0.01 or 1%), "--check-p95" (500ms, 0.5s, or a bare number of ms) or "--check-rps" (a
+ * number). Returns 0, RR_ENOTFOUND for another option, or RR_EUSAGE with a one-line reason in
+ * why. */
+int rr_stats_checks_parse(struct rr_stats_checks *c, const char *opt, const char *val,
+                          char *why, size_t whylen) RR_WUR;
 /* Returns the exit code the run earns; appends one message per missed threshold to msgs. */
 int rr_stats_exit_code(const struct rr_stats *total, const struct rr_stats_checks *c,
                        struct rr_buf *msgs);

@@ -216,6 +216,34 @@ static void test_exit_code(void **st)
     rr_stats_free(&s);
 }
 
+static void test_checks_parse(void **st)
+{
+    (void)st;
+    struct rr_stats_checks c;
+    char why[200];
+    rr_stats_checks_init(&c);
+    assert_int_equal(rr_stats_checks_parse(&c, "--check-p95", "500ms", why, sizeof(why)), 0);
+    assert_true(c.p95_ms == 500);
+    assert_int_equal(rr_stats_checks_parse(&c, "--check-p95", "1.5s", why, sizeof(why)), 0);
+    assert_true(c.p95_ms == 1500);
+    assert_int_equal(rr_stats_checks_parse(&c, "--check-p95", "250", why, sizeof(why)), 0);
+    assert_true(c.p95_ms == 250);
+    assert_int_equal(rr_stats_checks_parse(&c, "--check-fail-ratio", "1%", why, sizeof(why)), 0);
+    assert_true(c.fail_ratio == 0.01);
+    assert_int_equal(rr_stats_checks_parse(&c, "--check-fail-ratio", "0.05", why, sizeof(why)), 0);
+    assert_true(c.fail_ratio == 0.05);
+    assert_int_equal(rr_stats_checks_parse(&c, "--check-rps", "100", why, sizeof(why)), 0);
+    assert_true(c.rps == 100);
+    assert_int_equal(rr_stats_checks_parse(&c, "--exit-code-on-error", "0", why, sizeof(why)), 0);
+    assert_int_equal(c.exit_code_on_error, 0);
+    assert_int_equal(rr_stats_checks_parse(&c, "--check-p95", "fast", why, sizeof(why)), RR_EUSAGE);
+    assert_non_null(strstr(why, "--check-p95"));
+    assert_int_equal(rr_stats_checks_parse(&c, "--check-fail-ratio", "2", why, sizeof(why)), RR_EUSAGE);
+    assert_int_equal(rr_stats_checks_parse(&c, "--exit-code-on-error", "300", why, sizeof(why)), RR_EUSAGE);
+    assert_int_equal(rr_stats_checks_parse(&c, "--check-rps", NULL, why, sizeof(why)), RR_EUSAGE);
+    assert_int_equal(rr_stats_checks_parse(&c, "--users", "3", why, sizeof(why)), RR_ENOTFOUND);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -224,6 +252,7 @@ int main(void)
         cmocka_unit_test(test_report_files),
         cmocka_unit_test(test_json),
         cmocka_unit_test(test_exit_code),
+        cmocka_unit_test(test_checks_parse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
