@@ -24,7 +24,8 @@ static json_t *entry_json(const struct rr_stats *s, int entry, int derived)
     json_t *o = json_object();
     json_object_set_new(o, "name", json_string(e->name));
     json_object_set_new(o, "method", json_string(e->method));
-    json_object_set_new(o, "last_request_timestamp", e->last_ts > 0 ? json_real(e->last_ts) : json_null());
+    json_object_set_new(o, "last_request_timestamp",
+                        e->last_ts > 0 ? json_real(e->last_ts) : json_null());
     json_object_set_new(o, "start_time", json_real(s->start_time));
     json_object_set_new(o, "num_requests", json_integer((json_int_t)e->nreq));
     json_object_set_new(o, "num_none_requests", json_integer((json_int_t)e->nnone));
@@ -62,8 +63,11 @@ static json_t *entry_json(const struct rr_stats *s, int entry, int derived)
     for (int i = 0; i < RR_STATS_NPCT; i++) {
         char k[16];
         snprintf(k, sizeof(k), "%g", rr_stats_pcts[i]);
-        json_object_set_new(pct, k, json_integer((json_int_t)rr_stats_percentile(s, entry, rr_stats_pcts[i])));
-        json_object_set_new(exact, k, json_real((double)rr_stats_hdr_percentile(s, entry, rr_stats_pcts[i]) / 1000.0));
+        json_object_set_new(
+            pct, k, json_integer((json_int_t)rr_stats_percentile(s, entry, rr_stats_pcts[i])));
+        json_object_set_new(
+            exact, k,
+            json_real((double)rr_stats_hdr_percentile(s, entry, rr_stats_pcts[i]) / 1000.0));
     }
     json_object_set_new(o, "percentiles", pct);
     json_object_set_new(o, "percentiles_exact", exact);
@@ -165,8 +169,8 @@ void rr_stats_checks_init(struct rr_stats_checks *c)
     c->rps = -1;
 }
 
-int rr_stats_checks_parse(struct rr_stats_checks *c, const char *opt, const char *val,
-                          char *why, size_t whylen)
+int rr_stats_checks_parse(struct rr_stats_checks *c, const char *opt, const char *val, char *why,
+                          size_t whylen)
 {
     char buf[64];
     double d;
@@ -200,7 +204,8 @@ int rr_stats_checks_parse(struct rr_stats_checks *c, const char *opt, const char
         /* A number with an optional unit; a bare number is milliseconds, like the tables. */
         char *end = NULL;
         d = strtod(buf, &end);
-        double mul = !strcmp(end, "") || !strcmp(end, "ms") ? 1 : !strcmp(end, "s") ? 1000
+        double mul = !strcmp(end, "") || !strcmp(end, "ms") ? 1
+                     : !strcmp(end, "s")                    ? 1000
                      : !strcmp(end, "m")                    ? 60000
                                                             : -1;
         if (end == buf || mul < 0 || !(d >= 0) || d > 1e12) {
@@ -212,7 +217,8 @@ int rr_stats_checks_parse(struct rr_stats_checks *c, const char *opt, const char
     }
     if (!strcmp(opt, "--check-rps")) {
         if (rr_parse_double(buf, &d)) {
-            snprintf(why, whylen, "%s: expected requests per second such as 100, got '%s'", opt, val);
+            snprintf(why, whylen, "%s: expected requests per second such as 100, got '%s'", opt,
+                     val);
             return RR_EUSAGE;
         }
         c->rps = d;
@@ -229,15 +235,19 @@ int rr_stats_exit_code(const struct rr_stats *s, const struct rr_stats_checks *c
     if (c->fail_ratio >= 0) {
         double fr = rr_stats_fail_ratio(s, RR_STATS_TOTAL);
         if (fr > c->fail_ratio) {
-            rr_buf_printf(msgs, "CHECK FAILED: fail ratio was %.2f%% (threshold %.2f%%, --check-fail-ratio)\n",
-                          fr * 100, c->fail_ratio * 100);
+            rr_buf_printf(
+                msgs,
+                "CHECK FAILED: fail ratio was %.2f%% (threshold %.2f%%, --check-fail-ratio)\n",
+                fr * 100, c->fail_ratio * 100);
             code = 3;
         }
     }
     if (c->p95_ms >= 0) {
         double p95 = (double)rr_stats_percentile(s, RR_STATS_TOTAL, 0.95);
         if (p95 > c->p95_ms) {
-            rr_buf_printf(msgs, "CHECK FAILED: 95th percentile response time was %.0f ms (threshold %g ms, --check-p95)\n",
+            rr_buf_printf(msgs,
+                          "CHECK FAILED: 95th percentile response time was %.0f ms (threshold %g "
+                          "ms, --check-p95)\n",
                           p95, c->p95_ms);
             code = 3;
         }

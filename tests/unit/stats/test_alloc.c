@@ -54,7 +54,9 @@ static void test_record_does_not_allocate(void **st)
     assert_true(before >= 8); /* the wrapping works: the entries were counted */
     for (uint32_t i = 0; i < 200000; i++) {
         rr_stats_record(s, e[i & 3], (uint64_t)(i * 7919) % 5000000, 100,
-                        (i & 3) == 2 ? "HTTPError('500')" : (i & 3) == 3 ? "Weird(<object object at 0x7f12>)" : NULL,
+                        (i & 3) == 2   ? "HTTPError('500')"
+                        : (i & 3) == 3 ? "Weird(<object object at 0x7f12>)"
+                                       : NULL,
                         1000 + i / 1000);
         rr_stats_record_ts(s, e[i & 1], i, 0, NULL, 1000.5 + i / 1000);
     }
