@@ -420,11 +420,11 @@ void rr_transform_locustfile(const struct rr_plan *p, int fast, struct rr_buf *o
         rr_buf_adds(o, "\n    def on_start(self):\n");
         rr_buf_adds(o, "        self.v = {}\n        self.think = 0\n");
         if (user_pools.len) {
-            /* written with "self.user": the user is self here */
+            /* written with "self.user" (also the draw's argument): the user is self here */
             const char *s = rr_buf_cstr(&user_pools);
-            for (const char *q; (q = strstr(s, "self.user.")); s = q + 10) {
+            for (const char *q; (q = strstr(s, "self.user")); s = q + 9) {
                 rr_buf_add(o, s, (size_t)(q - s));
-                rr_buf_adds(o, "self.");
+                rr_buf_adds(o, "self");
             }
             rr_buf_adds(o, s);
         }
