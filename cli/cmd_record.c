@@ -159,7 +159,8 @@ int rr_cmd_record(int argc, char **argv)
         fprintf(stderr, "rrload: %s: cannot write\n", out);
         ret = RR_EXIT_FAIL;
     }
-    if (!quiet)
+    /* Input refused before its first packet: the error line alone says it all. */
+    if (!quiet && !(rc && rr_rec_stats(r)->packets == 0))
         fprintf(stderr, "%s", summary);
 out:
     rr_rec_free(&r);

@@ -22,6 +22,7 @@ struct h1x {
     uint64_t body_len[2];
     uint8_t req_begun, req_done, resp_final, resp_done, resp_begun;
     uint8_t version, is_head, is_connect, orphan, hdr_full, forced, upgrade_req;
+    uint8_t status_seen, discard;
     uint16_t status;
     uint8_t n_interim;
     uint16_t interim[RR_MAX_INTERIM];
@@ -265,7 +266,8 @@ static int flush_ready(struct rr_h1d *d)
         d->npending--;
         if (d->upgrade_x == x)
             d->upgrade_x = NULL;
-        d->err = emit(d, x);
+        if (!x->discard)
+            d->err = emit(d, x);
         x_free(x);
     }
     return d->err;
@@ -356,6 +358,14 @@ static int cb_status(llhttp_t *p, const char *at, size_t n)
     struct h1x *x = d->cur[1];
     if (x)
         sext(d, x, &x->ro, &x->rl, x->rl == 0, at, n);
+    return 0;
+}
+
+static int cb_status_done(llhttp_t *p)
+{
+    struct rr_h1d *d = of(p);
+    if (d->cur[1])
+        d->cur[1]->status_seen = 1;
     return 0;
 }
 
@@ -512,6 +522,7 @@ int rr_h1d_new(struct rr_h1d **out, const struct rr_dissect_sink *sink,
         s->on_url = cb_url;
         s->on_method = cb_method;
         s->on_status = cb_status;
+        s->on_status_complete = cb_status_done;
         s->on_header_field = cb_hfield;
         s->on_header_value = cb_hvalue;
         s->on_headers_complete = cb_headers_done;
@@ -706,12 +717,17 @@ static void cut(struct rr_h1d *d, int dir, uint32_t why)
         x->req_done = 1;
     } else {
         x->resp_done = 1;
-        if (!x->resp_final && x->status == 0) {
+        if (!x->resp_final && x->status == 0 && x->status_seen) {
             /* The status line was parsed: keep it as final even though cut. */
             x->status = (uint16_t)d->par[1].status_code;
             x->resp_final = x->status >= 200 || x->status == 101;
         }
+        /* Stray bytes that never became a status line are not a response. */
+        if (x->orphan && !x->status_seen)
+            x->discard = 1;
     }
+    if (dir == RR_DIR_C2S && x->ml == 0 && !x->forced && !x->resp_begun)
+        x->discard = 1; /* nor are stray bytes a request */
     d->cur[dir] = NULL;
 }
 

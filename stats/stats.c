@@ -14,7 +14,7 @@
 
 #include "rr/util.h"
 
-const double rr_stats_pcts[RR_STATS_NPCT] = {0.50, 0.66, 0.75, 0.80, 0.90, 0.95,
+const double rr_stats_pcts[RR_STATS_NPCT] = {0.50, 0.66, 0.75,  0.80,   0.90, 0.95,
                                              0.98, 0.99, 0.999, 0.9999, 1.0};
 
 /* ---- Locust's rounded buckets ---- */

@@ -360,12 +360,14 @@ void rr_transform_locustfile(const struct rr_plan *p, int fast, struct rr_buf *o
                 }
             if (!used)
                 continue;
-            struct rr_buf *b = p->pools[i].scope == RR_POOL_PER_USER ? &user_pools : &iter_pools;
-            rr_buf_adds(b, "        self.user.v[");
+            int per_user = p->pools[i].scope == RR_POOL_PER_USER;
+            struct rr_buf *b = per_user ? &user_pools : &iter_pools;
+            const char *who = per_user ? "self" : "self.user";
+            rr_buf_printf(b, "        %s.v[", who);
             py_strz(b, p->pools[i].name, 0);
             rr_buf_adds(b, "] = POOLS[");
             py_strz(b, p->pools[i].name, 0);
-            rr_buf_adds(b, "].draw(self.user)\n");
+            rr_buf_printf(b, "].draw(%s)\n", who);
         }
 
         rr_buf_printf(o, "class F%zuTasks(SequentialTaskSet):\n", f + 1);
@@ -379,7 +381,6 @@ void rr_transform_locustfile(const struct rr_plan *p, int fast, struct rr_buf *o
             rr_buf_printf(o, "    @task\n    def step%zu(self):\n", k + 1);
             if (k == 0 && iter_pools.len) {
                 rr_buf_adds(o, "        # a new iteration: fresh pool values\n");
-                /* iter_pools is written for the user class; re-indent for the task set */
                 rr_buf_add(o, iter_pools.p, iter_pools.len);
             }
             rr_buf_printf(o, "        if not _step%zu(self.user, self.user.v):\n", sid);
@@ -419,15 +420,7 @@ void rr_transform_locustfile(const struct rr_plan *p, int fast, struct rr_buf *o
         }
         rr_buf_adds(o, "\n    def on_start(self):\n");
         rr_buf_adds(o, "        self.v = {}\n        self.think = 0\n");
-        if (user_pools.len) {
-            /* written with "self.user" (also the draw's argument): the user is self here */
-            const char *s = rr_buf_cstr(&user_pools);
-            for (const char *q; (q = strstr(s, "self.user")); s = q + 9) {
-                rr_buf_add(o, s, (size_t)(q - s));
-                rr_buf_adds(o, "self");
-            }
-            rr_buf_adds(o, s);
-        }
+        rr_buf_add(o, user_pools.p, user_pools.len);
         for (size_t k = 0; k < fl->n_on_start; k++) {
             rr_buf_printf(o, "        if not _step%zu(self, self.v):\n", first + k);
             rr_buf_adds(o, "            return\n");

@@ -483,6 +483,7 @@ struct tx {
     struct flow *flows;
     size_t n_flows;
     /* pass 2 */
+    struct map seen_fields;
     size_t cursor;
     int rc;
     char *why;
@@ -539,20 +540,30 @@ static void identity(struct tx *t, uint32_t unit, const void *p, size_t n)
         unit_union(t, *v, unit);
 }
 
-static void json_identities(struct tx *t, uint32_t unit, json_t *v, int depth)
+/* The string values (not the keys) of a JSON text, without parsing it: escapes are rare in
+ * tokens, so a value holding one is skipped rather than decoded. */
+static void json_string_identities(struct tx *t, uint32_t unit, const char *s, size_t n)
 {
-    if (depth > 16)
-        return;
-    if (json_is_string(v)) {
-        identity(t, unit, json_string_value(v), json_string_length(v));
-    } else if (json_is_object(v)) {
-        const char *k;
-        json_t *c;
-        json_object_foreach(v, k, c) json_identities(t, unit, c, depth + 1);
-    } else if (json_is_array(v)) {
-        size_t i;
-        json_t *c;
-        json_array_foreach(v, i, c) json_identities(t, unit, c, depth + 1);
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] != '"')
+            continue;
+        size_t j = i + 1;
+        bool esc = false;
+        while (j < n && s[j] != '"') {
+            if (s[j] == '\\') {
+                esc = true;
+                j++;
+            }
+            j++;
+        }
+        if (j >= n)
+            return;
+        size_t k = j + 1;
+        while (k < n && (s[k] == ' ' || s[k] == '\t' || s[k] == '\n' || s[k] == '\r'))
+            k++;
+        if (!esc && (k >= n || s[k] != ':'))
+            identity(t, unit, s + i + 1, j - i - 1);
+        i = j;
     }
 }
 
@@ -756,11 +767,7 @@ static int pass1_cb(const struct rr_exchange *x, void *ud)
             !rr_view_caseeqs(x->method, "GET")) {
             rr_buf_reset(&t->body);
             if (rr_store_body_get(t->s, &x->resp_body, &t->body) == 0) {
-                json_t *j = json_loadb((const char *)t->body.p, t->body.len, 0, NULL);
-                if (j) {
-                    json_identities(t, unit, j, 0);
-                    json_decref(j);
-                }
+                json_string_identities(t, unit, (const char *)t->body.p, t->body.len);
             }
         }
     }
@@ -1093,6 +1100,14 @@ static int pass2_cb(const struct rr_exchange *x, void *ud)
     struct rr_view ctype = rr_exchange_header(x->req_headers, x->n_req_headers, "content-type");
     int rc;
 
+    /* the same target and body at the same step give the same values: collect them once */
+    uint64_t key = rr_hash64(x->target.p, x->target.len, x->req_body.hash[0] ^ x->req_body.len);
+    key ^= ((uint64_t)s->flow << 32 | r->pos) * 0x9e3779b97f4a7c15u;
+    uint32_t *seen = map_slot(&t->seen_fields, key, 1);
+    bool rep = f->rep == r->session;
+    if (*seen != UINT32_MAX && !rep)
+        return 0;
+    *seen = 1;
     rr_buf_reset(&t->body);
     if (x->req_body.len) {
         rc = rr_store_body_get(t->s, &x->req_body, &t->body);
@@ -1101,7 +1116,7 @@ static int pass2_cb(const struct rr_exchange *x, void *ud)
     }
     request_fields((const char *)x->target.p, x->target.len, ctype, &t->body, collect_field,
                    &f->fields[r->pos]);
-    if (f->rep != r->session)
+    if (!rep)
         return 0;
     struct cap *c = &f->caps[r->pos];
     c->id = x->id;
@@ -1642,33 +1657,37 @@ static void build_cookie(struct build *b, uint32_t pos, const char *v, struct rr
 }
 
 static void json_producers(struct build *b, json_t *v, struct rr_buf *path, const char *key,
-                           uint32_t pos, int depth)
+                           uint32_t pos, const struct cap *c, int depth)
 {
     if (depth > 16)
         return;
     size_t mark = path->len;
     const char *k;
-    json_t *c;
+    json_t *c2;
     size_t i;
     if (json_is_object(v)) {
-        json_object_foreach(v, k, c)
+        json_object_foreach(v, k, c2)
         {
             path_push_key(path, k);
-            json_producers(b, c, path, k, pos, depth + 1);
+            json_producers(b, c2, path, k, pos, c, depth + 1);
             path->len = mark;
         }
     } else if (json_is_array(v)) {
-        json_array_foreach(v, i, c)
+        json_array_foreach(v, i, c2)
         {
             rr_buf_printf(path, "[%zu]", i);
-            json_producers(b, c, path, key, pos, depth + 1);
+            json_producers(b, c2, path, key, pos, c, depth + 1);
             path->len = mark;
         }
     } else if (json_is_string(v) || json_is_integer(v)) {
         struct rr_buf val;
         rr_buf_init(&val);
         json_leaf_text(v, &val);
-        if (val.len >= MIN_TOKEN && !memchr(val.p, ' ', val.len))
+        /* a value the request itself sent is an echo, not something handed out */
+        bool echo = val.len &&
+                    ((c->req_body.len && memmem(c->req_body.p, c->req_body.len, val.p, val.len)) ||
+                     memmem(c->target, strlen(c->target), val.p, val.len));
+        if (val.len >= MIN_TOKEN && !echo && !memchr(val.p, ' ', val.len))
             add_produced(b, (const char *)val.p, val.len, key ? key : "value", RR_EXTRACT_JSON,
                          rr_buf_cstr(path), pos);
         rr_buf_fini(&val);
@@ -1703,7 +1722,7 @@ static void producers(struct build *b, uint32_t pos, const struct cap *c)
         struct rr_buf path;
         rr_buf_init(&path);
         rr_buf_addc(&path, '$');
-        json_producers(b, j, &path, NULL, pos, 0);
+        json_producers(b, j, &path, NULL, pos, c, 0);
         rr_buf_fini(&path);
     }
     for (size_t i = 0; i < r->n_correlate; i++) {
@@ -1924,6 +1943,7 @@ static void tx_fini(struct tx *t)
     map_fini(&t->client_idx);
     map_fini(&t->step_idx);
     map_fini(&t->host_idx);
+    map_fini(&t->seen_fields);
     free(t->units);
     free(t->recs);
     for (size_t i = 0; i < t->n_steps; i++) {

@@ -292,13 +292,14 @@ static void feedn(struct rr_h1d *d, int dir, const char *s, size_t n)
 static void test_upgrade_h2c(void **state)
 {
     static const char preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\4\0\0\0\0\0";
-    static const char server[] = "\0\0\0\4\0\0\0\0\0"       /* SETTINGS */
-                                 "\0\0\1\1\4\0\0\0\1\x88"   /* HEADERS :status 200 */
-                                 "\0\0\2\0\1\0\0\0\1ok";     /* DATA, END_STREAM */
+    static const char server[] = "\0\0\0\4\0\0\0\0\0"     /* SETTINGS */
+                                 "\0\0\1\1\4\0\0\0\1\x88" /* HEADERS :status 200 */
+                                 "\0\0\2\0\1\0\0\0\1ok";  /* DATA, END_STREAM */
     struct col c;
     struct rr_h1d *d = mk(&c, 0);
-    feed(d, 0, "GET /up HTTP/1.1\r\nHost: h\r\nConnection: Upgrade, HTTP2-Settings\r\n"
-               "Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n");
+    feed(d, 0,
+         "GET /up HTTP/1.1\r\nHost: h\r\nConnection: Upgrade, HTTP2-Settings\r\n"
+         "Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n");
     feed(d, 1, "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n");
     feedn(d, 0, preface, sizeof(preface) - 1);
     feedn(d, 1, server, sizeof(server) - 1);
@@ -343,8 +344,7 @@ int main(void)
         cmocka_unit_test(test_gap_resync),           cmocka_unit_test(test_midstream),
         cmocka_unit_test(test_lenient_request_line),
 #ifdef RR_HAVE_H2D
-        cmocka_unit_test(test_upgrade_h2c),
-        cmocka_unit_test(test_connect_tunnel_h2),
+        cmocka_unit_test(test_upgrade_h2c),          cmocka_unit_test(test_connect_tunnel_h2),
 #endif
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -42,7 +42,8 @@ int main(void)
     for (int c = 0; c < cycles; c++) {
         for (int i = 0; i < 200; i++) {
             x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-            rr_stats_record(s, e[i & 7], 1000 + x % 200000, 512, NULL, (uint32_t)(1700000000 + c / 4));
+            rr_stats_record(s, e[i & 7], 1000 + x % 200000, 512, NULL,
+                            (uint32_t)(1700000000 + c / 4));
         }
         rr_stats_merge(dst, s);
         rr_stats_reset(s);
