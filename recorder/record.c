@@ -3,6 +3,9 @@
 #include <string.h>
 
 #include "dissect.h"
+#ifdef RR_HAVE_H2D
+#include "h2_dissect_int.h"
+#endif
 #include "h1_dissect.h"
 #include "rr/rd.h"
 #include "rr/recorder.h"
@@ -257,6 +260,8 @@ static int t_gap(void *ud, struct rr_tcp_conn *tc, int side, uint64_t n, uint64_
     enum rr_dir dir = (side == 0) != (rc->swap != 0) ? RR_DIR_C2S : RR_DIR_S2C;
     switch (rc->mode) {
     case CM_H1:
+        if (tc->snaplen_gap)
+            rr_h1d_flag(rc->h1, dir, RR_XF_TRUNCATED);
         return rr_h1d_gap(rc->h1, dir, n, ts);
 #ifdef RR_HAVE_H2D
     case CM_H2:
@@ -295,6 +300,11 @@ static int t_end(void *ud, struct rr_tcp_conn *tc, enum rr_tcp_end why, uint64_t
 #ifdef RR_HAVE_H2D
     if (rc->mode == CM_H2) {
         err = rr_h2d_finish(rc->h2, ts);
+        struct rr_h2d_stats hs;
+        rr_h2d_get_stats(rc->h2, &hs);
+        r->st.h2_pushes += hs.pushes;
+        r->st.h2_resets += hs.resets;
+        r->st.h2_errors += hs.errors + hs.hpack_errors;
         rr_h2d_free(&rc->h2);
     }
 #endif
@@ -573,7 +583,8 @@ void rr_rec_summary(const struct rr_rec_stats *s, char *out, size_t outlen)
              "packets: %llu (%llu bytes); skipped: %llu link, %llu not IP, %llu not TCP, "
              "%llu fragments, %llu malformed, %llu cut by snaplen\n"
              "kernel drops: %llu (interface %llu); evicted: %llu idle, %llu over the cap; "
-             "out-of-order flushes: %llu; parse errors: %llu\n",
+             "out-of-order flushes: %llu; parse errors: %llu\n"
+             "h2: %llu pushes, %llu stream resets, %llu connections with errors\n",
              (unsigned long long)s->exchanges, (unsigned long long)s->incomplete,
              (unsigned long long)s->no_response, (unsigned long long)s->no_request,
              (unsigned long long)s->conns, (unsigned long long)s->http_conns,
@@ -587,7 +598,8 @@ void rr_rec_summary(const struct rr_rec_stats *s, char *out, size_t outlen)
              (unsigned long long)s->skip_snaplen, (unsigned long long)s->kernel_drops,
              (unsigned long long)s->if_drops, (unsigned long long)s->conns_evicted_idle,
              (unsigned long long)s->conns_evicted_cap, (unsigned long long)s->ooo_forced_flushes,
-             (unsigned long long)s->parse_errors);
+             (unsigned long long)s->parse_errors, (unsigned long long)s->h2_pushes,
+             (unsigned long long)s->h2_resets, (unsigned long long)s->h2_errors);
 }
 
 /* --- the store sink --- */

@@ -41,13 +41,12 @@ static void table_row(const struct rr_stats *s, int entry, int nw, int current, 
     snprintf(fails, sizeof(fails), "%llu(%.2f%%)", (unsigned long long)e->nfail,
              rr_stats_fail_ratio(s, entry) * 100);
     double rps = current ? rr_stats_current_rps(s, entry) : rr_stats_total_rps(s, entry);
-    double fps = current ? rr_stats_current_fail_per_sec(s, entry)
-                         : rr_stats_total_fail_per_sec(s, entry);
+    double fps =
+        current ? rr_stats_current_fail_per_sec(s, entry) : rr_stats_total_fail_per_sec(s, entry);
     rr_buf_printf(out, "%-8s %-*s %7llu %12s |%7lld %7lld %7lld%7lld | %7.2f %11.2f\n", type, nw,
-                  e->name, (unsigned long long)e->nreq, fails,
-                  (long long)rr_stats_avg_ms(s, entry), (long long)((double)e->min_us / 1000.0),
-                  (long long)((double)e->max_us / 1000.0), (long long)rr_stats_median(s, entry),
-                  rps, fps);
+                  e->name, (unsigned long long)e->nreq, fails, (long long)rr_stats_avg_ms(s, entry),
+                  (long long)((double)e->min_us / 1000.0), (long long)((double)e->max_us / 1000.0),
+                  (long long)rr_stats_median(s, entry), rps, fps);
 }
 
 void rr_stats_print_table(const struct rr_stats *s, int name_width, int current, struct rr_buf *out)
@@ -83,7 +82,8 @@ static void pct_row(const struct rr_stats *s, int entry, int w, struct rr_buf *o
     rr_buf_printf(out, "%-8s %-*s %8llu", e->method, w, e->name,
                   (unsigned long long)rr_stats_percentile(s, entry, rr_stats_pcts[0]));
     for (int i = 1; i < RR_STATS_NPCT; i++)
-        rr_buf_printf(out, " %6llu", (unsigned long long)rr_stats_percentile(s, entry, rr_stats_pcts[i]));
+        rr_buf_printf(out, " %6llu",
+                      (unsigned long long)rr_stats_percentile(s, entry, rr_stats_pcts[i]));
     rr_buf_printf(out, " %6llu\n", (unsigned long long)e->nreq);
 }
 
@@ -182,9 +182,12 @@ void rr_stats_log(struct rr_buf *out, double now, const char *level, const char 
     va_list ap, ap2;
     va_start(ap, fmt);
     va_copy(ap2, ap);
-    int n = vsnprintf(NULL, 0, fmt, ap);
+    char small[512];
+    int n = vsnprintf(small, sizeof(small), fmt, ap);
     va_end(ap);
-    if (n >= 0) {
+    if (n >= 0 && (size_t)n < sizeof(small)) {
+        rr_buf_add(out, small, (size_t)n);
+    } else if (n >= 0) {
         rr_buf_reserve(out, (size_t)n + 1);
         vsnprintf((char *)out->p + out->len, (size_t)n + 1, fmt, ap2);
         out->len += (size_t)n;

@@ -1000,6 +1000,8 @@ static void body_put(struct rr_store *s, const void *p, size_t len, struct rr_bo
     if (zrc == Z_OK && zlen < len) {
         s->z.p[0] = BODY_ZLIB;
         queue(s, DB_BODIES, OP_PUT_ONCE, key, 24, s->z.p, 1 + zlen);
+        if (s->z.cap > (16u << 20))
+            rr_buf_fini(&s->z); /* one huge body should not pin its buffer for the session */
     } else {
         struct op *o = op_new(s, DB_BODIES, OP_PUT_ONCE, key, 24);
         rr_buf_addc(&s->bytes, BODY_RAW);

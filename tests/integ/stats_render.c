@@ -31,8 +31,11 @@ int main(int argc, char **argv)
     char prefix[4096], html[4096];
     snprintf(prefix, sizeof(prefix), "%s/out", argv[2]);
     snprintf(html, sizeof(html), "%s/report.html", argv[2]);
-    struct rr_report_opts o = {.csv_prefix = prefix, .csv_full_history = 0, .html_path = html,
-                               .host = "http://127.0.0.1", .script = argv[1],
+    struct rr_report_opts o = {.csv_prefix = prefix,
+                               .csv_full_history = 0,
+                               .html_path = html,
+                               .host = "http://127.0.0.1",
+                               .script = argv[1],
                                .command_line = "stats_render"};
     struct rr_report *r;
     if (rr_report_new(&r, &o))

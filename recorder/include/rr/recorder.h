@@ -47,7 +47,8 @@ struct rr_rec_stats {
     uint64_t skip_link, skip_nonip, skip_nontcp, skip_frag, skip_malformed, skip_snaplen;
     uint64_t conns_evicted_idle, conns_evicted_cap, ooo_dropped_bytes, ooo_forced_flushes;
     uint64_t parse_errors, body_capped;
-    uint64_t kernel_drops, if_drops; /* live capture only (pcap_stats) */
+    uint64_t h2_pushes, h2_resets, h2_errors; /* prior-knowledge h2 connections */
+    uint64_t kernel_drops, if_drops;          /* live capture only (pcap_stats) */
 };
 
 struct rr_rec;

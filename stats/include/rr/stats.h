@@ -11,9 +11,9 @@
 #ifndef RR_STATS_H
 #define RR_STATS_H
 
-#include <stdio.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "rr/buf.h"
 #include "rr/err.h"
@@ -118,7 +118,8 @@ void rr_sha256_hex(const void *p, size_t n, char out[65]);
 /* STATS_NAME_WIDTH for an output: 80 unless fd is a terminal (then columns - 80, 0..80). */
 int rr_stats_name_width(int fd);
 /* print_stats: the request table; current selects windowed req/s (periodic) vs whole-run. */
-void rr_stats_print_table(const struct rr_stats *s, int name_width, int current, struct rr_buf *out);
+void rr_stats_print_table(const struct rr_stats *s, int name_width, int current,
+                          struct rr_buf *out);
 /* print_percentile_stats: "Response time percentiles (approximated)". */
 void rr_stats_print_percentiles(const struct rr_stats *s, int name_width, struct rr_buf *out);
 /* print_error_report; prints nothing without failures. */
@@ -144,7 +145,7 @@ extern const char rr_stats_csv_exceptions_header[];
  * and rewrites PREFIX_stats.csv / _failures.csv. At exit rr_report_finish writes every file to
  * completion. */
 struct rr_report_opts {
-    const char *csv_prefix;   /* NULL: no CSV */
+    const char *csv_prefix; /* NULL: no CSV */
     int csv_full_history;
     const char *html_path;    /* NULL: no HTML */
     const char *host;         /* shown in the HTML report */
@@ -158,8 +159,7 @@ void rr_report_free(struct rr_report **r);
 void rr_report_clear_history(struct rr_report *r);
 int rr_report_tick(struct rr_report *r, const struct rr_stats *total, double now, int user_count);
 /* Final rewrite of the CSV files, and the HTML report. Returns the first error. */
-int rr_report_finish(struct rr_report *r, const struct rr_stats *total, double now,
-                     int user_count);
+int rr_report_finish(struct rr_report *r, const struct rr_stats *total, double now, int user_count);
 /* The HTML report of total with the collected history. */
 void rr_report_html(const struct rr_report *r, const struct rr_stats *total, struct rr_buf *out);
 
@@ -192,6 +192,12 @@ struct rr_stats_checks {
     double rps;             /* --check-rps; < 0: off */
 };
 void rr_stats_checks_init(struct rr_stats_checks *c);
+/* Parses one option into c: opt is "--exit-code-on-error" (0..255), "--check-fail-ratio"
+ * (0.01 or 1%), "--check-p95" (500ms, 0.5s, or a bare number of ms) or "--check-rps" (a
+ * number). Returns 0, RR_ENOTFOUND for another option, or RR_EUSAGE with a one-line reason in
+ * why. */
+int rr_stats_checks_parse(struct rr_stats_checks *c, const char *opt, const char *val, char *why,
+                          size_t whylen) RR_WUR;
 /* Returns the exit code the run earns; appends one message per missed threshold to msgs. */
 int rr_stats_exit_code(const struct rr_stats *total, const struct rr_stats_checks *c,
                        struct rr_buf *msgs);
