@@ -167,6 +167,19 @@ def main():
             assert int(total["Request Count"]) > 20, rows
             assert int(total["Failure Count"]) == 0, rows
             assert seen <= names and {"/api/lookup", "/api/items/[id]"} <= seen, (seen, names)
+        # a unique pool of the 20 recorded customers: 20 lookups, then the test stops
+        rules = os.path.join(tmp, "unique.rules")
+        open(rules, "w").write("pool customer mode unique\nwait none\n")
+        rr("transform", lookups, "--rules", rules, "--quiet")
+        rr("export", lookups, "--locustfile", py)
+        with DemoTarget(os.path.join(BUILD, "samples", "demo_target")) as t:
+            p = subprocess.run([LOCUST, "-f", py, "--headless", "-u", "2", "-r", "2", "-t", "30s",
+                                "--host", t.url], capture_output=True, timeout=60, cwd=tmp)
+        err = p.stderr.decode() + p.stdout.decode()
+        assert "pool customer has no value left: stopping the test" in err, err[-2000:]
+        counts = re.findall(r"POST\s+/api/lookup\s+(\d+)\s+0\(", err)
+        assert counts and int(counts[-1]) == 20, err[-3000:]
+        assert "Shutting down" in err and "--run-time limit reached" not in err, err[-2000:]
         print("ok")
         return 0
     finally:
