@@ -314,6 +314,12 @@ void rr_httpload_free(struct rr_httpload **hp)
     *hp = NULL;
 }
 
+void rr_httpload_set_host(struct rr_httpload *h, const char *host)
+{
+    free(h->host);
+    h->host = rr_xstrdup(host);
+}
+
 void rr_httpload_bind(struct rr_httpload *h, struct rr_worker_load *load)
 {
     load->spawn = hl_spawn;

@@ -98,6 +98,8 @@ struct rr_httpload;
 int rr_httpload_new(struct rr_httpload **out, const char *const *urls, size_t n) RR_WUR;
 void rr_httpload_free(struct rr_httpload **h);
 void rr_httpload_bind(struct rr_httpload *h, struct rr_worker_load *load);
+/* The host paths are joined to until the master sends one ("http://host:port"). */
+void rr_httpload_set_host(struct rr_httpload *h, const char *host);
 
 /* ---- users that replay a plan's flows -------------------------------------------------- */
 
