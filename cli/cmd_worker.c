@@ -74,8 +74,8 @@ static int load_plan(const char *path, struct rr_plan **out)
         int e = rr_store_plan_get(st, &text);
         rr_store_close(&st);
         if (e == RR_ENOTFOUND) {
-            rc = cli_input_error("%s: no plan in this store; run 'rrload transform %s' first",
-                                 path, path);
+            rc = cli_input_error("%s: no plan in this store; run 'rrload transform %s' first", path,
+                                 path);
             goto out;
         }
         if (e) {
@@ -95,7 +95,16 @@ out:
 
 int rr_cmd_worker(int argc, char **argv)
 {
-    enum { O_HOST = 256, O_PORT, O_URL, O_NODE, O_TIMEOUT, O_RETRIES, O_LOG, O_TARGET };
+    enum {
+        O_HOST = 256,
+        O_PORT,
+        O_URL,
+        O_NODE,
+        O_TIMEOUT,
+        O_RETRIES,
+        O_LOG,
+        O_TARGET
+    };
     static const struct option opts[] = {
         {"master-host", required_argument, NULL, O_HOST},
         {"master-port", required_argument, NULL, O_PORT},
@@ -148,8 +157,10 @@ int rr_cmd_worker(int argc, char **argv)
             break;
         case O_TIMEOUT:
             if (rr_parse_duration(optarg, &v) != 0 || v == 0)
-                return cli_usage_error("worker", "--master-timeout: expected a duration such as "
-                                                 "30s, got '%s'", optarg);
+                return cli_usage_error("worker",
+                                       "--master-timeout: expected a duration such as "
+                                       "30s, got '%s'",
+                                       optarg);
             wo.master_timeout_us = v;
             break;
         case O_RETRIES:

@@ -81,9 +81,9 @@ void rr_worker_opts_init(struct rr_worker_opts *o);
 
 /* Exit reasons of rr_worker_run besides negated errno. */
 enum {
-    RR_WORKER_QUIT = 0,            /* the master said quit (or we were interrupted) */
-    RR_WORKER_LOST = -1101,        /* the master went silent or away */
-    RR_WORKER_NOT_ACKED = -1102,   /* client_ready was never acknowledged */
+    RR_WORKER_QUIT = 0,          /* the master said quit (or we were interrupted) */
+    RR_WORKER_LOST = -1101,      /* the master went silent or away */
+    RR_WORKER_NOT_ACKED = -1102, /* client_ready was never acknowledged */
 };
 
 /* Connects and serves the master until it says quit (0), the interrupt flag is set (0,
