@@ -541,8 +541,12 @@ int rr_worker_run(const struct rr_worker_opts *o, const struct rr_worker_load *l
         goto out;
     }
     rc = open_socket(&w);
-    if (rc != 0)
+    if (rc != 0) {
+        /* an address libzmq cannot parse is a usage error; it was logged */
+        if (rc == -EINVAL)
+            rc = RR_EUSAGE;
         goto out;
+    }
     cpu_percent(&w);
     rr_log(RR_LOG_INFO, "connecting to the master at %s as %s", w.endpoint, w.node_id);
 

@@ -101,7 +101,7 @@ def read_csv(path):
 def scenario_headless(ps, target):
     mp = free_port()
     master = ps.start("master", master_args(mp, [
-        "--headless", "--expect-workers", "2", "-u", "4", "-r", "4", "-t", "4s",
+        "--headless", "--expect-workers", "2", "-u", "4", "-r", "4", "-t", "3s",
         "--csv", "m", "-H", target.url]))
     urls = ["/", "/status/500", "/api/items?page=1"]
     w1 = ps.start("w1", worker_args(mp, urls))
@@ -210,7 +210,7 @@ def scenario_plan(ps, target):
     subprocess.run([RRLOAD, "plan", db, "import", plan], check=True)
     mp = free_port()
     master = ps.start("master", master_args(mp, [
-        "--headless", "--expect-workers", "2", "-u", "4", "-r", "4", "-t", "4s",
+        "--headless", "--expect-workers", "2", "-u", "4", "-r", "4", "-t", "3s",
         "--csv", "m", "-H", target.url]))
     w1 = ps.start("w1", [RRLOAD, "worker", db, "--master-host", "127.0.0.1",
                          "--master-port", str(mp)])
