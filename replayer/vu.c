@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "rp_int.h"
+#include "rr/log.h"
 #include "rr/util.h"
 
 static void next(struct rp_vu *vu);
@@ -44,7 +45,11 @@ static bool draw_pools(struct rp_vu *vu, enum rr_pool_scope scope)
         case RR_POOL_UNIQUE:
             k = atomic_fetch_add(&p->next, 1);
             if (k >= p->n) {
-                atomic_store(&r->stop_all, 1);
+                /* The first user to find it empty says why the whole test stops. */
+                if (!atomic_exchange(&r->stop_all, 1))
+                    rr_log(RR_LOG_WARN,
+                           "unique pool %s is empty: all %zu values used, stopping the test",
+                           p->name, p->n);
                 return false;
             }
             break;
