@@ -51,6 +51,9 @@ def main():
     check(names(loc) == names(ours) and len(names(ours)) >= 6,
           "the same request names: %s" % sorted(names(ours)),
           "locust: %s" % sorted(names(loc)))
+    empty = [k for k, r in ours.items()
+             if int(r["Request Count"]) == 0 and int(r["Failure Count"]) == 0]
+    check(not empty, "rrload prints no row for a step never requested (Locust has none)", empty)
     # the requests Locust sent carried the tokens its own logins got (correlation in Python)
     sent = [ln for ln in t.log_lines() if ln["target"].startswith("/api/items")]
     check(sent and all(any(k == "Authorization" for k, v in ln["headers"]) for ln in sent),
