@@ -19,7 +19,7 @@ static void on_signal(int sig)
 }
 
 static const char usage[] =
-    "usage: rrload record -r FILE.pcap[ng] [-o FILE.db]\n"
+    "usage: rrload record -r FILE.pcap[ng] [-f BPF] [-o FILE.db]\n"
     "       rrload record -i IFACE [-f BPF] [-t DURATION] [--max-exchanges N] [-o FILE.db]\n"
     "       rrload record --proxy [HOST:]PORT --upstream URL [-o FILE.db]  (see --proxy --help)\n"
     "\n"
@@ -29,7 +29,7 @@ static const char usage[] =
     "\n"
     "  -r, --read FILE        pcap or pcapng file ('-' for stdin)\n"
     "  -i, --interface IFACE  capture live on IFACE\n"
-    "  -f, --filter BPF       capture filter (live)\n"
+    "  -f, --filter BPF       capture filter (live, or applied to the file)\n"
     "  -t, --duration D       stop after D (300s, 20m, 1h30m)\n"
     "  -o, --output FILE      store to write (default session.db)\n"
     "      --max-exchanges N  stop after N exchanges\n"

@@ -22,7 +22,7 @@ struct h1x {
     uint64_t body_len[2];
     uint8_t req_begun, req_done, resp_final, resp_done, resp_begun;
     uint8_t version, is_head, is_connect, orphan, hdr_full, forced, upgrade_req;
-    uint8_t status_seen, discard;
+    uint8_t status_seen, discard, after_gap;
     uint16_t status;
     uint8_t n_interim;
     uint16_t interim[RR_MAX_INTERIM];
@@ -46,7 +46,7 @@ struct rr_h1d {
     size_t npending;
     struct h1x *cur[2]; /* message being parsed per direction */
     uint8_t kind[2];    /* last header callback: 0 none, 1 field, 2 value */
-    uint8_t resync[2], in_body[2], s2c_lost, c2s_paused, mode, boundary, tunnel, decide;
+    uint8_t resync[2], in_body[2], s2c_lost, c2s_lost, c2s_paused, mode, boundary, tunnel, decide;
     struct rr_buf tunnel_s2c; /* server bytes in a CONNECT tunnel before the client's first */
     struct h1x *upgrade_x;    /* request waiting for its answer to an upgrade */
     struct rr_buf held;       /* client bytes after an upgrade request, until its answer */
@@ -291,6 +291,8 @@ static int cb_begin(llhttp_t *p)
         d->tail = x;
         d->npending++;
         d->cur[0] = x;
+        x->after_gap = d->c2s_lost;
+        d->c2s_lost = 0;
         if (d->npending > d->lim.max_pending && d->head != x) {
             /* Too many unanswered requests: the oldest ends without its response. */
             d->head->resp_done = 1;
@@ -314,6 +316,10 @@ static int cb_begin(llhttp_t *p)
                 x->resp_done = 1;
     }
     d->s2c_lost = 0;
+    /* After lost client bytes, a response that starts before the next captured request has
+     * ended answers a request the capture lost, not that one. */
+    if (pick && pick->after_gap && !pick->req_done)
+        pick = NULL;
     if (!pick) {
         pick = x_new();
         pick->orphan = 1;
@@ -934,8 +940,16 @@ int rr_h1d_gap(struct rr_h1d *d, enum rr_dir dir, uint64_t nbytes, uint64_t ts_u
     cut(d, dir, RR_XF_GAP);
     if (dir == RR_DIR_S2C)
         d->s2c_lost = 1;
+    else
+        d->c2s_lost = 1;
     d->resync[dir] = 1;
     return flush_ready(d);
+}
+
+void rr_h1d_flag(struct rr_h1d *d, enum rr_dir dir, uint32_t flags)
+{
+    if (d->mode == MODE_H1 && d->cur[dir])
+        d->cur[dir]->flags |= flags;
 }
 
 int rr_h1d_eof(struct rr_h1d *d, enum rr_dir dir, uint64_t ts_us)

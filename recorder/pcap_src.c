@@ -78,6 +78,20 @@ static int run_file(struct rr_rec *r, const struct rr_rec_src_opts *o, char *why
         rc = RR_ELIMIT;
         goto out;
     }
+    if (o->bpf && *o->bpf) {
+        /* The same filter language as live capture, applied while reading. */
+        struct bpf_program prog;
+        int bad = pcap_compile(pc, &prog, o->bpf, 1, PCAP_NETMASK_UNKNOWN) != 0;
+        if (!bad) {
+            bad = pcap_setfilter(pc, &prog) != 0;
+            pcap_freecode(&prog);
+        }
+        if (bad) {
+            snprintf(why, wl, "filter '%s': %s", o->bpf, pcap_geterr(pc));
+            rc = RR_EUSAGE;
+            goto out;
+        }
+    }
     for (;;) {
         struct pcap_pkthdr *h;
         const u_char *data;

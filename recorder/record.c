@@ -260,6 +260,8 @@ static int t_gap(void *ud, struct rr_tcp_conn *tc, int side, uint64_t n, uint64_
     enum rr_dir dir = (side == 0) != (rc->swap != 0) ? RR_DIR_C2S : RR_DIR_S2C;
     switch (rc->mode) {
     case CM_H1:
+        if (tc->snaplen_gap)
+            rr_h1d_flag(rc->h1, dir, RR_XF_TRUNCATED);
         return rr_h1d_gap(rc->h1, dir, n, ts);
 #ifdef RR_HAVE_H2D
     case CM_H2:

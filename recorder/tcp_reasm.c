@@ -283,7 +283,9 @@ static int deliver(struct rr_tcp *t, struct rr_tcp_conn *c, int side, uint32_t s
         size_t lost = skip > n ? total - skip : missing;
         d->next = seq + (uint32_t)total;
         t->st->skip_snaplen++;
+        c->snaplen_gap = 1;
         rc = emit_gap(t, c, side, lost, ts);
+        c->snaplen_gap = 0;
         if (rc)
             return rc;
     }

@@ -38,6 +38,7 @@ struct rr_tcp_conn {
     uint16_t port[2];
     uint8_t saw_syn, closed;
     uint8_t rst;
+    uint8_t snaplen_gap; /* set while on_gap reports bytes cut by the snaplen */
     uint64_t t_first, t_last;
     struct rr_tcp_dir d[2];
     void *app; /* the record layer's per-connection state */

@@ -254,6 +254,26 @@ static void test_gap_resync(void **state)
     assert_string_equal(c.x[2].resp, "3");
 }
 
+static void test_client_gap(void **state)
+{
+    struct col c;
+    struct rr_h1d *d = mk(&c, 0);
+    feed(d, 0, "GET /1 HTTP/1.1\r\nHost: h\r\n\r\n");
+    feed(d, 1, "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n1");
+    /* GET /2 is lost whole; its answer starts while GET /3 is still being sent. */
+    assert_int_equal(rr_h1d_gap(d, RR_DIR_C2S, 30, 1), 0);
+    feed(d, 0, "GET /3 HTTP/1.1\r\nHo");
+    feed(d, 1, "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n2");
+    feed(d, 0, "st: h\r\n\r\n");
+    feed(d, 1, "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n3");
+    done(&d);
+    assert_int_equal(c.n, 3);
+    assert_string_equal(c.x[1].target, "/3");
+    assert_string_equal(c.x[1].resp, "3");
+    assert_string_equal(c.x[2].method, ""); /* the answer to the lost request, alone */
+    assert_string_equal(c.x[2].resp, "2");
+}
+
 static void test_midstream(void **state)
 {
     struct col c;
@@ -337,14 +357,14 @@ static void test_connect_tunnel_h2(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_pipelining),           cmocka_unit_test(test_chunked_trailers),
-        cmocka_unit_test(test_100_continue),         cmocka_unit_test(test_head_304),
-        cmocka_unit_test(test_close_delimited),      cmocka_unit_test(test_upgrade_websocket),
-        cmocka_unit_test(test_upgrade_refused),      cmocka_unit_test(test_gzip),
-        cmocka_unit_test(test_gap_resync),           cmocka_unit_test(test_midstream),
-        cmocka_unit_test(test_lenient_request_line),
+        cmocka_unit_test(test_pipelining),      cmocka_unit_test(test_chunked_trailers),
+        cmocka_unit_test(test_100_continue),    cmocka_unit_test(test_head_304),
+        cmocka_unit_test(test_close_delimited), cmocka_unit_test(test_upgrade_websocket),
+        cmocka_unit_test(test_upgrade_refused), cmocka_unit_test(test_gzip),
+        cmocka_unit_test(test_gap_resync),      cmocka_unit_test(test_midstream),
+        cmocka_unit_test(test_client_gap),      cmocka_unit_test(test_lenient_request_line),
 #ifdef RR_HAVE_H2D
-        cmocka_unit_test(test_upgrade_h2c),          cmocka_unit_test(test_connect_tunnel_h2),
+        cmocka_unit_test(test_upgrade_h2c),     cmocka_unit_test(test_connect_tunnel_h2),
 #endif
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
