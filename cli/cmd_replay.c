@@ -109,8 +109,10 @@ static int build_plan(struct rr_store *st, const char *path, struct rr_plan **ou
     rr_transform_stats_fini(&ts);
     if (rc)
         return cli_input_error("%s: building the plan: %s", path, why);
-    fprintf(stderr, "rrload replay: %s has no plan: built one from the recording "
-            "('rrload transform %s' stores it)\n", path, path);
+    fprintf(stderr,
+            "rrload replay: %s has no plan: built one from the recording "
+            "('rrload transform %s' stores it)\n",
+            path, path);
     return 0;
 }
 
