@@ -169,7 +169,7 @@ static void body_key(const struct rr_body_ref *ref, uint8_t key[24])
  * to the handler that was installed before ours. */
 static __thread sigjmp_buf *guard_jb;
 static struct sigaction old_bus, old_segv;
-static pthread_once_t guard_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t guard_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void on_fault_signal(int sig, siginfo_t *si, void *uc)
 {
@@ -182,15 +182,26 @@ static void on_fault_signal(int sig, siginfo_t *si, void *uc)
     sigaction(sig, sig == SIGBUS ? &old_bus : &old_segv, NULL);
 }
 
+/* Installs the fault handler unless it is the current one. Called at every open, not once:
+ * a test harness or the embedding program may install its own handlers after ours. */
 static void guard_install(void)
 {
-    struct sigaction sa;
+    struct sigaction sa, cur_bus, cur_segv;
+    pthread_mutex_lock(&guard_lock);
+    sigaction(SIGBUS, NULL, &cur_bus);
+    sigaction(SIGSEGV, NULL, &cur_segv);
+    if ((cur_bus.sa_flags & SA_SIGINFO) && cur_bus.sa_sigaction == on_fault_signal &&
+        (cur_segv.sa_flags & SA_SIGINFO) && cur_segv.sa_sigaction == on_fault_signal) {
+        pthread_mutex_unlock(&guard_lock);
+        return;
+    }
     memset(&sa, 0, sizeof(sa));
     sa.sa_sigaction = on_fault_signal;
     sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER; /* no mask to restore on the jump */
     sigemptyset(&sa.sa_mask);
     sigaction(SIGBUS, &sa, &old_bus);
     sigaction(SIGSEGV, &sa, &old_segv);
+    pthread_mutex_unlock(&guard_lock);
 }
 
 /* LMDB's own consistency assertions fail on some damaged pages; it calls this, then abort().
@@ -890,7 +901,7 @@ int rr_store_open(struct rr_store **out, const struct rr_store_opts *opts, char 
             return rc;
     }
 
-    pthread_once(&guard_once, guard_install);
+    guard_install();
     s = rr_xcalloc(1, sizeof(*s));
     s->path = rr_xstrdup(opts->path);
     s->readonly = readonly;
