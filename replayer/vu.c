@@ -566,3 +566,25 @@ void rp__vu_stop(struct rp_vu *vu, bool graceful)
         next(vu);
     }
 }
+
+void rp__vu_stop_now(struct rp_vu *vu)
+{
+    struct rp_worker *w = vu->w;
+    if (vu->state == VU_DONE || (!vu->flow && !vu->tl))
+        return;
+    vu->stopping = true;
+    if (vu->phase == PH_ON_STOP)
+        return; /* already on its way out; the hard timer bounds it */
+    if (vu->state == VU_IN_FLIGHT && vu->conn)
+        w->r->eng->abort(vu->conn); /* not recorded, as Locust drops a killed request */
+    rr_timer_stop(w->loop, &vu->timer);
+    vu->state = VU_IDLE;
+    if (vu->tl || vu->is_free || vu->phase != PH_STEPS) {
+        finish(vu); /* no on_stop without a finished on_start (no token to log out) */
+        return;
+    }
+    vu->in_iteration = false; /* abandoned: not counted */
+    vu->phase = PH_ON_STOP;
+    vu->idx = 0;
+    next(vu);
+}

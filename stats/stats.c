@@ -447,6 +447,10 @@ void rr_stats_merge(struct rr_stats *dst, const struct rr_stats *src)
 {
     for (int i = 0; i < src->n; i++) {
         const struct rr_stats_e *x = src->e[i];
+        /* As a Locust worker reports only entries it used: a shard's entry registered ahead
+         * but never requested makes no row in the total. */
+        if (!x->nreq && !x->nfail)
+            continue;
         int d = rr_stats_entry(dst, x->method, x->name);
         entry_merge(dst->e[d], x);
     }

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Issue 4, first test: shop-h1.pcap recorded, transformed and replayed against the demo target
-with 0 failures, the target seeing the fresh tokens its own logins handed out (the recorded
-ones are long forgotten); the same with --no-correlation fails with 401s that show in the
+with 0 failures (also with no transform run first: replay builds the plan), the target seeing
+the fresh tokens its own logins handed out (the recorded ones are long forgotten); the same with --no-correlation fails with 401s that show in the
 failures CSV. Usage: test_e2e_correlation.py DEMO_TARGET_EXE"""
 import os
 import re
@@ -75,6 +75,14 @@ def main():
         if len(seen) > nlogin:
             order_ok = False
     check(order_ok, "no token is sent before a login handed it out")
+
+    # a store never transformed: replay builds the plan itself (with correlation)
+    raw = os.path.join(tmp, "raw.db")
+    e2e.record("shop-h1.pcap", raw)
+    rc, out, err, lines, prefix = replay(exe, raw, tmp, "raw")
+    agg = e2e.stats_rows(prefix + "_stats.csv")[("", "Aggregated")]
+    check(rc == 0 and int(agg["Failure Count"]) == 0 and int(agg["Request Count"]) > 50,
+          "a store without a plan replays with one built on the fly, 0 failures", err)
 
     db2 = os.path.join(tmp, "nocorr.db")
     e2e.record("shop-h1.pcap", db2)

@@ -91,8 +91,12 @@ def one(exe, tmp, sample, min_kinds):
     e2e.transform(db)
     e2e.edit_plan(db, tmp, lambda t: t.replace("\nwait recorded\n", "\nwait none\n", 1))
     with DemoTarget(exe, log=True, h2c=False) as t:
+        # 30 iterations of 3 users, then one user through every flow (users pick their flow
+        # at random, so a few users may all pick one of mix-123's three)
         rc, out, err = e2e.rr("replay", db, "-u", 3, "-r", 30, "--iterations", 30, "-t", "15s",
                               "--host", t.url, "--only-summary")
+        rc2, out2, err2 = e2e.rr("replay", db, "--single-user", "--host", t.url)
+        check(rc2 == 0, "%s: --single-user replay exits 0" % sample, err2 + out2)
     check(rc == 0, "%s: replay exits 0" % sample, err + out)
     lines = t.log_lines()
     bad = [ln for ln in lines if key(ln) not in want]
