@@ -1,5 +1,7 @@
 /* show_flows.c -- rrload show FILE flows|plan|sessions: the transform's view of a store. */
+#include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -39,15 +41,37 @@ int cli_show_flows(struct rr_store *s, const char *what, int json)
     if (!strcmp(what, "plan")) {
         rr_plan_format(plan, &b);
     } else if (json) {
-        rr_buf_adds(&b, "{\"flows\": [");
+        json_t *doc = json_object(), *flows = json_array(), *pools = json_array();
+        static const char *const part[3] = {"on_start", "step", "on_stop"};
         for (size_t i = 0; i < plan->n_flows; i++) {
             const struct rr_plan_flow *f = &plan->flows[i];
-            rr_buf_printf(&b,
-                          "%s{\"weight\": %u, \"on_start\": %zu, \"steps\": %zu, \"on_stop\": %zu}",
-                          i ? ", " : "", f->weight, f->n_on_start, f->n_steps, f->n_on_stop);
+            json_t *jf = json_object(), *steps = json_array();
+            const struct rr_plan_step *lists[3] = {f->on_start, f->steps, f->on_stop};
+            size_t ns[3] = {f->n_on_start, f->n_steps, f->n_on_stop};
+            for (int l = 0; l < 3; l++)
+                for (size_t k = 0; k < ns[l]; k++)
+                    json_array_append_new(steps,
+                                          json_pack("{s:s, s:s, s:s}", "part", part[l], "method",
+                                                    lists[l][k].method, "name", lists[l][k].name));
+            json_object_set_new(jf, "name", json_string(f->name));
+            json_object_set_new(jf, "weight", json_integer(f->weight));
+            json_object_set_new(jf, "steps", steps);
+            json_array_append_new(flows, jf);
         }
-        rr_buf_printf(&b, "], \"pools\": %zu, \"sessions\": %llu}\n", plan->n_pools,
-                      (unsigned long long)st.sessions);
+        for (size_t i = 0; i < plan->n_pools; i++)
+            json_array_append_new(pools, json_pack("{s:s, s:I}", "name", plan->pools[i].name,
+                                                   "values", (json_int_t)plan->pools[i].n_values));
+        json_object_set_new(doc, "host", plan->host ? json_string(plan->host) : json_null());
+        json_object_set_new(doc, "stored", json_boolean(stored));
+        json_object_set_new(doc, "flows", flows);
+        json_object_set_new(doc, "pools", pools);
+        if (!stored)
+            json_object_set_new(doc, "sessions", json_integer((json_int_t)st.sessions));
+        char *d = json_dumps(doc, JSON_INDENT(2));
+        rr_buf_adds(&b, d);
+        rr_buf_addc(&b, '\n');
+        free(d);
+        json_decref(doc);
     } else if (!strcmp(what, "sessions")) {
         rr_transform_summary(plan, &st, &b);
     } else {

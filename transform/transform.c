@@ -145,6 +145,10 @@ static const char *seg_kind(const char *s, size_t n)
 static void split_target(const char *t, size_t len, const char **path, size_t *plen,
                          const char **query, size_t *qlen)
 {
+    if (!t || !len) {
+        t = "/";
+        len = 1;
+    }
     if (len > 7 && (!strncasecmp(t, "http://", 7) || !strncasecmp(t, "https://", 8))) {
         const char *a = t + (t[4] == ':' ? 7 : 8);
         const char *sl = memchr(a, '/', (size_t)(t + len - a));
@@ -756,6 +760,8 @@ static int pass1_cb(const struct rr_exchange *x, void *ud)
             if (!rr_view_caseeqs(x->resp_headers[i].name, "set-cookie"))
                 continue;
             struct rr_view v = x->resp_headers[i].value;
+            if (!v.len)
+                continue;
             const uint8_t *eq = memchr(v.p, '=', v.len), *semi = memchr(v.p, ';', v.len);
             if (eq && (!semi || eq < semi))
                 identity(t, unit, eq + 1, (size_t)((semi ? semi : v.p + v.len) - eq - 1));
@@ -1417,7 +1423,9 @@ static char *build_target(struct build *b, uint32_t pos, const char *target)
     rr_buf_init(&out);
     rr_buf_init(&seg);
     split_target(target, tlen, &path, &plen, &query, &qlen);
-    rr_buf_add(&out, target, (size_t)(path - target)); /* scheme://authority if absolute */
+    /* scheme://authority of an absolute target (path may point at a constant "/") */
+    size_t pre = path >= target && path <= target + tlen ? (size_t)(path - target) : tlen;
+    rr_buf_add(&out, target, pre);
     unsigned segno = 0;
     for (size_t i = 0; i < plen;) {
         if (path[i] == '/') {
@@ -1867,7 +1875,8 @@ static void build_flow(struct tx *t, struct rr_plan *plan, uint32_t fi, struct r
     out->on_start = n_start ? rr_xcalloc(n_start, sizeof(*out->on_start)) : NULL;
     out->steps = rr_xcalloc(out->n_steps + 1, sizeof(*out->steps));
     out->on_stop = n_stop ? rr_xcalloc(n_stop, sizeof(*out->on_stop)) : NULL;
-    memcpy(out->on_start, b.steps, n_start * sizeof(*b.steps));
+    if (n_start)
+        memcpy(out->on_start, b.steps, n_start * sizeof(*b.steps));
     memcpy(out->steps, b.steps + n_start, out->n_steps * sizeof(*b.steps));
     if (n_stop)
         memcpy(out->on_stop, b.steps + n_start + out->n_steps, n_stop * sizeof(*b.steps));

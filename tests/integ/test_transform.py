@@ -124,6 +124,26 @@ def main():
         if s.returncode == 0:
             assert "weight 3" in s.stdout.decode(), s.stdout
 
+        # rrload replay of the plan: 0 failures; without correlation the stale tokens get 401s
+        if "--iterations" in rr("replay", "--help", ok=False).stdout.decode():
+            with DemoTarget(os.path.join(BUILD, "samples", "demo_target")) as t:
+                for nc in (False, True):
+                    rr("transform", mix, "--quiet", *(["--no-correlation"] if nc else []))
+                    prefix = os.path.join(tmp, "rp%d" % nc)
+                    p = rr("replay", mix, "--host", t.url, "-u", "3", "-r", "3", "--iterations",
+                           "60", "-t", "30s", "--only-summary", "--csv", prefix, ok=False)
+                    rows = list(csv.DictReader(open(prefix + "_stats.csv")))
+                    total = next(r for r in rows if r["Name"] == "Aggregated")
+                    fails = open(prefix + "_failures.csv").read()
+                    if nc:
+                        assert p.returncode == 1 and int(total["Failure Count"]) > 0, rows
+                        assert "401" in fails, fails
+                    else:
+                        assert p.returncode == 0, p.stderr.decode()
+                        assert int(total["Failure Count"]) == 0, (rows, fails)
+                        assert int(total["Request Count"]) >= 60, rows
+            rr("transform", mix, "--quiet")
+
         # the locustfile under the real Locust, against the demo target
         py = os.path.join(tmp, "mix.py")
         rr("export", mix, "--locustfile", py)
@@ -147,6 +167,20 @@ def main():
             assert int(total["Request Count"]) > 20, rows
             assert int(total["Failure Count"]) == 0, rows
             assert seen <= names and {"/api/lookup", "/api/items/[id]"} <= seen, (seen, names)
+        # a unique pool of the 20 recorded customers: 20 lookups, then the test stops
+        rules = os.path.join(tmp, "unique.rules")
+        open(rules, "w").write("pool customer mode unique\nwait none\n")
+        rr("transform", lookups, "--rules", rules, "--quiet")
+        rr("export", lookups, "--locustfile", py)
+        with DemoTarget(os.path.join(BUILD, "samples", "demo_target")) as t:
+            p = subprocess.run([LOCUST, "-f", py, "--headless", "-u", "2", "-r", "2", "-t", "30s",
+                                "--host", t.url], capture_output=True, timeout=60, cwd=tmp)
+        err = p.stderr.decode() + p.stdout.decode()
+        assert "pool customer has no value left: stopping the test" in err, err[-2000:]
+        counts = re.findall(r"POST\s+/api/lookup\s+(\d+)\s+0\(", err)
+        # all 20 values were drawn; the quit may cut the other user's last request short
+        assert counts and 19 <= int(counts[-1]) <= 20, err[-6000:]
+        assert "Shutting down" in err and "--run-time limit reached" not in err, err[-2000:]
         print("ok")
         return 0
     finally:

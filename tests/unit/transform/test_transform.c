@@ -388,6 +388,7 @@ static void test_names(void **state)
         {"http://h:1/a/7", "/a/[id]"},
         {"/", "/"},
         {"*", "*"},
+        {"", "/"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct rr_buf b;
@@ -439,6 +440,32 @@ static void test_session_linking(void **state)
     rec_close(&r);
 }
 
+/* Targets that are not plain paths: absolute form without a path, "*", empty. */
+static void test_odd_targets(void **state)
+{
+    struct rec r = {0};
+    struct rr_transform_stats st;
+    rec_open(&r);
+    uint64_t c = conn(&r, 41000);
+    ex(&r, c, "GET", "http://127.0.0.1:8080", NULL, 200, "x", NULL, NULL);
+    ex(&r, c, "OPTIONS", "*", NULL, 200, NULL, NULL, NULL);
+    ex(&r, c, "GET", "", NULL, 200, "y", NULL, NULL);
+    ex(&r, c, "GET", "http://other:81/a/b?c=1", NULL, 200, "z", NULL, NULL);
+    assert_int_equal(rr_store_flush(r.s), 0);
+    rr_transform_stats_init(&st);
+    struct rr_plan *p = run(&r, NULL, 0, &st);
+    assert_int_equal(p->n_flows, 1);
+    assert_int_equal(p->flows[0].n_steps, 4);
+    assert_string_equal(p->flows[0].steps[0].target, "http://127.0.0.1:8080/");
+    assert_string_equal(p->flows[0].steps[1].target, "*");
+    assert_string_equal(p->flows[0].steps[2].target, "/");
+    assert_string_equal(p->flows[0].steps[3].target, "http://other:81/a/b?c=1");
+    assert_string_equal(p->flows[0].steps[3].name, "/a/b");
+    rr_plan_free(&p);
+    rr_transform_stats_fini(&st);
+    rec_close(&r);
+}
+
 static void test_locustfile(void **state)
 {
     struct rec r = {0};
@@ -483,7 +510,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_names),      cmocka_unit_test(test_mix),
         cmocka_unit_test(test_rules),      cmocka_unit_test(test_session_linking),
-        cmocka_unit_test(test_locustfile),
+        cmocka_unit_test(test_locustfile), cmocka_unit_test(test_odd_targets),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
