@@ -114,9 +114,9 @@ static void show_got(const char *what, const struct got *g)
         printf("    %s: nothing\n", what);
         return;
     }
-    printf("    %s: %s %s host=%s status=%d req=%lld resp=%lld (stream %u, flags 0x%x)\n",
-           what, g->method ? g->method : "-", g->uri ? g->uri : "-", g->host ? g->host : "-",
-           g->status, g->req_len, g->resp_len, g->stream, g->flags);
+    printf("    %s: %s %s host=%s status=%d req=%lld resp=%lld (stream %u, flags 0x%x)\n", what,
+           g->method ? g->method : "-", g->uri ? g->uri : "-", g->host ? g->host : "-", g->status,
+           g->req_len, g->resp_len, g->stream, g->flags);
 }
 
 static char *allow_text;
@@ -169,7 +169,8 @@ static int run_one(const char *dir, const char *name, struct totals *t, int stri
     long long n = 0, ok = 0;
     size_t i;
     json_t *o;
-    json_array_foreach(orc, i, o) {
+    json_array_foreach(orc, i, o)
+    {
         char conn[160];
         snprintf(conn, sizeof(conn), "%s %s", js(o, "client") ? js(o, "client") : "",
                  js(o, "server") ? js(o, "server") : "");
@@ -195,8 +196,8 @@ static int run_one(const char *dir, const char *name, struct totals *t, int stri
             near->used = 1;
             t->allowed++;
             printf("ALLOWED %s #%zu %s %s: the oracle has no response (lost segment); we have "
-                   "status %d, body %lld bytes, flagged incomplete\n", base, i,
-                   near->method ? near->method : "-", near->uri ? near->uri : "-",
+                   "status %d, body %lld bytes, flagged incomplete\n",
+                   base, i, near->method ? near->method : "-", near->uri ? near->uri : "-",
                    near->status, near->resp_len);
             n++;
             continue;
@@ -218,8 +219,8 @@ static int run_one(const char *dir, const char *name, struct totals *t, int stri
         printf("%s%s #%zu %s: %s %s host=%s status=%lld req=%lld resp=%lld\n",
                why_ok ? "ALLOWED " : (h2 && !strict_h2 ? "PENDING-H2 " : "MISMATCH "), base, i,
                conn, js(o, "method") ? js(o, "method") : "-", js(o, "uri") ? js(o, "uri") : "-",
-               js(o, "host") ? js(o, "host") : "-", ji(o, "status"),
-               ji(o, "request_body_length"), ji(o, "response_body_length"));
+               js(o, "host") ? js(o, "host") : "-", ji(o, "status"), ji(o, "request_body_length"),
+               ji(o, "response_body_length"));
         show_got("ours", near);
         if (why_ok)
             printf("    reason: %.*s\n", (int)strcspn(why_ok, "\n"), why_ok);
