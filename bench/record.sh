@@ -1,10 +1,12 @@
 #!/bin/sh
 # Recorder throughput: rrload record -r against tshark -r FILE -Y http on the same large
-# capture, in the same run. Usage: bench/record.sh [BUILD_DIR] [SIZE_MB]
+# capture, in the same run. Usage: bench/record.sh [BUILD_DIR] [SIZE_MB] [MSS]
+# MSS (e.g. 1448) re-segments the loopback captures as an Ethernet link would carry them.
 # Writes the figures to stdout; docs/benchmarks/recorder.md has the results.
 set -eu
 B=${1:-build}
 MB=${2:-300}
+MSS=${3:-}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 GEN=${RR_SHARED:-$ROOT/../shared}/corpus/generated
 T=$(mktemp -d)
@@ -13,7 +15,7 @@ cc -O2 -I"$ROOT/common/include" -I"$ROOT/store/include" -I"$ROOT/recorder/includ
     -o "$T/record_bench" "$ROOT/bench/record_bench.c" "$ROOT/$B/recorder/librr_recorder.a" \
     "$ROOT/$B/store/librr_store.a" "$ROOT/$B/common/librr_common.a" "$ROOT/$B/libllhttp.a" \
     -lpcap -lnghttp2 -llmdb -lz -lm
-python3 "$ROOT/bench/pcap_repeat.py" "$T/big.pcap" "$MB" "$GEN"/*.pcap
+python3 "$ROOT/bench/pcap_repeat.py" ${MSS:+--mss "$MSS"} "$T/big.pcap" "$MB" "$GEN"/*.pcap
 SIZE=$(stat -c %s "$T/big.pcap")
 cat "$T/big.pcap" >/dev/null # page cache warm for both tools
 

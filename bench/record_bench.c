@@ -29,8 +29,7 @@ int main(int argc, char **argv)
     memset(&so, 0, sizeof(so));
     so.file = argv[1];
     uint64_t t0 = rr_now_mono_us();
-    if (rr_rec_new(&r, NULL, &sink) || rr_rec_run(r, &so, why, sizeof(why)) ||
-        rr_rec_finish(r)) {
+    if (rr_rec_new(&r, NULL, &sink) || rr_rec_run(r, &so, why, sizeof(why)) || rr_rec_finish(r)) {
         fprintf(stderr, "record_bench: %s\n", why);
         return 1;
     }

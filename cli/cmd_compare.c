@@ -69,8 +69,10 @@ int rr_cmd_compare(int argc, char **argv)
             if (pct)
                 buf[l - 1] = 0;
             if (rr_parse_double(buf, &maxreg))
-                return cli_usage_error("compare", "--max-regression: expected a percentage such "
-                                                  "as 10%%, got '%s'", v);
+                return cli_usage_error("compare",
+                                       "--max-regression: expected a percentage such "
+                                       "as 10%%, got '%s'",
+                                       v);
             maxreg /= 100; /* "10" and "10%" both mean ten percent */
         } else if (a[0] == '-' && a[1]) {
             return cli_usage_error("compare", "unknown option '%s'", a);
@@ -99,8 +101,8 @@ int rr_cmd_compare(int argc, char **argv)
         goto out;
     }
     if ((rc = rr_store_run_get(s, ida, &da)) || (rc = rr_store_run_get(s, idb, &db))) {
-        code = cli_input_error("%s: run %llu: %s", pos[0],
-                               (unsigned long long)(da.len ? idb : ida), rr_strerror(rc));
+        code = cli_input_error("%s: run %llu: %s", pos[0], (unsigned long long)(da.len ? idb : ida),
+                               rr_strerror(rc));
         goto out;
     }
     int regressions = 0;

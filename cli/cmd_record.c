@@ -19,7 +19,7 @@ static void on_signal(int sig)
 }
 
 static const char usage[] =
-    "usage: rrload record -r FILE.pcap[ng] [-o FILE.db]\n"
+    "usage: rrload record -r FILE.pcap[ng] [-f BPF] [-o FILE.db]\n"
     "       rrload record -i IFACE [-f BPF] [-t DURATION] [--max-exchanges N] [-o FILE.db]\n"
     "       rrload record --proxy [HOST:]PORT --upstream URL [-o FILE.db]  (see --proxy --help)\n"
     "\n"
@@ -29,7 +29,7 @@ static const char usage[] =
     "\n"
     "  -r, --read FILE        pcap or pcapng file ('-' for stdin)\n"
     "  -i, --interface IFACE  capture live on IFACE\n"
-    "  -f, --filter BPF       capture filter (live)\n"
+    "  -f, --filter BPF       capture filter (live, or applied to the file)\n"
     "  -t, --duration D       stop after D (300s, 20m, 1h30m)\n"
     "  -o, --output FILE      store to write (default session.db)\n"
     "      --max-exchanges N  stop after N exchanges\n"
@@ -39,13 +39,17 @@ static const char usage[] =
 
 int rr_cmd_record(int argc, char **argv)
 {
-    static const struct option lopts[] = {
-        {"read", required_argument, NULL, 'r'},      {"interface", required_argument, NULL, 'i'},
-        {"filter", required_argument, NULL, 'f'},    {"duration", required_argument, NULL, 't'},
-        {"output", required_argument, NULL, 'o'},    {"max-exchanges", required_argument, NULL, 1},
-        {"max-conns", required_argument, NULL, 2},   {"max-body", required_argument, NULL, 3},
-        {"quiet", no_argument, NULL, 'q'},           {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+    static const struct option lopts[] = {{"read", required_argument, NULL, 'r'},
+                                          {"interface", required_argument, NULL, 'i'},
+                                          {"filter", required_argument, NULL, 'f'},
+                                          {"duration", required_argument, NULL, 't'},
+                                          {"output", required_argument, NULL, 'o'},
+                                          {"max-exchanges", required_argument, NULL, 1},
+                                          {"max-conns", required_argument, NULL, 2},
+                                          {"max-body", required_argument, NULL, 3},
+                                          {"quiet", no_argument, NULL, 'q'},
+                                          {"help", no_argument, NULL, 'h'},
+                                          {NULL, 0, NULL, 0}};
     struct rr_rec_src_opts so;
     struct rr_rec_opts ro;
     struct rr_rec_sink sink;
@@ -54,7 +58,7 @@ int rr_cmd_record(int argc, char **argv)
     const char *out = "session.db";
     int quiet = 0, c, ret = RR_EXIT_OK, rc;
     uint64_t v;
-    char why[512] = "", summary[1024];
+    char why[512] = "", summary[2048];
 
     /* The recording proxy has its own options (cmd_record_proxy.c). */
     for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
@@ -65,12 +69,24 @@ int rr_cmd_record(int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "r:i:f:t:o:qh", lopts, NULL)) != -1) {
         switch (c) {
-        case 'r': so.file = optarg; break;
-        case 'i': so.iface = optarg; break;
-        case 'f': so.bpf = optarg; break;
-        case 'o': out = optarg; break;
-        case 'q': quiet = 1; break;
-        case 'h': fputs(usage, stdout); return RR_EXIT_OK;
+        case 'r':
+            so.file = optarg;
+            break;
+        case 'i':
+            so.iface = optarg;
+            break;
+        case 'f':
+            so.bpf = optarg;
+            break;
+        case 'o':
+            out = optarg;
+            break;
+        case 'q':
+            quiet = 1;
+            break;
+        case 'h':
+            fputs(usage, stdout);
+            return RR_EXIT_OK;
         case 't':
             if (rr_parse_duration(optarg, &so.duration_us) != 0)
                 return cli_usage_error("record", "-t: bad duration '%s'", optarg);
@@ -143,7 +159,8 @@ int rr_cmd_record(int argc, char **argv)
         fprintf(stderr, "rrload: %s: cannot write\n", out);
         ret = RR_EXIT_FAIL;
     }
-    if (!quiet)
+    /* Input refused before its first packet: the error line alone says it all. */
+    if (!quiet && !(rc && rr_rec_stats(r)->packets == 0))
         fprintf(stderr, "%s", summary);
 out:
     rr_rec_free(&r);

@@ -33,6 +33,7 @@ int rr_cmd_replay(int argc, char **argv)
 #include "rr/replayer.h"
 #include "rr/stats.h"
 #include "rr/store.h"
+#include "rr/transform.h"
 #include "rr/util.h"
 
 static const char usage_text[] =
@@ -94,15 +95,25 @@ static void single_row(const struct rr_replay_request *q, void *ud)
     pthread_mutex_unlock(&c->mu);
 }
 
-/* The plan of a store without one is built by the transform, as `rrload transform` does.
- * Until that is linked here, say what to run. */
+/* The plan of a store without one is built by the transform, as `rrload transform` does,
+ * with the default rules; it is not stored (a replay does not write the recording's plan). */
 static int build_plan(struct rr_store *st, const char *path, struct rr_plan **out)
 {
-    (void)st;
+    struct rr_transform_stats ts;
+    char why[256] = "";
+    int rc;
+
     *out = NULL;
-    fprintf(stderr, "rrload replay: %s has no plan yet: run 'rrload transform %s' first\n", path,
-            path);
-    return RR_EXIT_USAGE;
+    rr_transform_stats_init(&ts);
+    rc = rr_transform_run(st, NULL, out, &ts, why, sizeof(why));
+    rr_transform_stats_fini(&ts);
+    if (rc)
+        return cli_input_error("%s: building the plan: %s", path, why);
+    fprintf(stderr,
+            "rrload replay: %s has no plan: built one from the recording "
+            "('rrload transform %s' stores it)\n",
+            path, path);
+    return 0;
 }
 
 static int load_plan(struct rr_store *st, const char *path, struct rr_plan **out)

@@ -343,7 +343,8 @@ static int meta_one(const char *key, struct rr_view val, void *ud)
         json_object_set_new(w->obj, key, jstr(val));
     } else if (is_lead_key(key) == w->lead) {
         /* multi-line values (summaries) continue under the value column */
-        fprintf(w->sh->out, "%-22s ", key);
+        put_text(w->sh->out, rr_view_of(key, strlen(key)), 22, 0);
+        fputc(' ', w->sh->out);
         size_t start = 0;
         for (size_t i = 0; i <= val.len; i++) {
             if (i < val.len && val.p[i] != '\n')

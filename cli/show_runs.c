@@ -59,8 +59,8 @@ static int one_run(uint64_t id, struct rr_view doc, void *ud)
                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
     }
     const char *cmd = json_string_value(json_object_get(j, "command_line"));
-    printf("%-5llu %-19s %8.1fs %10lld %9lld %9.2f %8.1fms %8.1fms  %s\n",
-           (unsigned long long)id, when, en > st && st > 0 ? en - st : 0.0,
+    printf("%-5llu %-19s %8.1fs %10lld %9lld %9.2f %8.1fms %8.1fms  %s\n", (unsigned long long)id,
+           when, en > st && st > 0 ? en - st : 0.0,
            (long long)json_integer_value(json_object_get(agg, "num_requests")),
            (long long)json_integer_value(json_object_get(agg, "num_failures")),
            num(agg, "total_rps"), num(ex, "0.5"), num(ex, "0.95"), cmd ? cmd : "");

@@ -22,6 +22,7 @@ struct h1x {
     uint64_t body_len[2];
     uint8_t req_begun, req_done, resp_final, resp_done, resp_begun;
     uint8_t version, is_head, is_connect, orphan, hdr_full, forced, upgrade_req;
+    uint8_t status_seen, discard, after_gap;
     uint16_t status;
     uint8_t n_interim;
     uint16_t interim[RR_MAX_INTERIM];
@@ -29,7 +30,12 @@ struct h1x {
     uint64_t t_req0, t_req1, t_resp0, t_resp1;
 };
 
-enum { MODE_H1 = 0, MODE_STOPPED = 1, MODE_H2 = 2, MODE_TUNNEL = 3 };
+enum {
+    MODE_H1 = 0,
+    MODE_STOPPED = 1,
+    MODE_H2 = 2,
+    MODE_TUNNEL = 3
+};
 
 struct rr_h1d {
     struct rr_dissect_sink sink;
@@ -38,16 +44,17 @@ struct rr_h1d {
     llhttp_t par[2];
     struct h1x *head, *tail; /* requests in order */
     size_t npending;
-    struct h1x *cur[2];      /* message being parsed per direction */
-    uint8_t kind[2];         /* last header callback: 0 none, 1 field, 2 value */
-    uint8_t resync[2], in_body[2], s2c_lost, c2s_paused, mode, boundary, tunnel, decide;
+    struct h1x *cur[2]; /* message being parsed per direction */
+    uint8_t kind[2];    /* last header callback: 0 none, 1 field, 2 value */
+    uint8_t resync[2], in_body[2], s2c_lost, c2s_lost, c2s_paused, mode, boundary, tunnel, decide;
     struct rr_buf tunnel_s2c; /* server bytes in a CONNECT tunnel before the client's first */
-    struct h1x *upgrade_x;   /* request waiting for its answer to an upgrade */
-    struct rr_buf held;      /* client bytes after an upgrade request, until its answer */
+    struct h1x *upgrade_x;    /* request waiting for its answer to an upgrade */
+    struct rr_buf held;       /* client bytes after an upgrade request, until its answer */
     uint64_t ts;
     uint64_t parse_errors;
-    int err;                 /* sticky: a sink error */
-    struct rr_buf scratch;   /* decoded bodies */
+    unsigned stalls;
+    int err;               /* sticky: a sink error */
+    struct rr_buf scratch; /* decoded bodies */
     struct rr_header *hv;
     size_t hv_cap;
 #ifdef RR_HAVE_H2D
@@ -259,7 +266,8 @@ static int flush_ready(struct rr_h1d *d)
         d->npending--;
         if (d->upgrade_x == x)
             d->upgrade_x = NULL;
-        d->err = emit(d, x);
+        if (!x->discard)
+            d->err = emit(d, x);
         x_free(x);
     }
     return d->err;
@@ -283,6 +291,8 @@ static int cb_begin(llhttp_t *p)
         d->tail = x;
         d->npending++;
         d->cur[0] = x;
+        x->after_gap = d->c2s_lost;
+        d->c2s_lost = 0;
         if (d->npending > d->lim.max_pending && d->head != x) {
             /* Too many unanswered requests: the oldest ends without its response. */
             d->head->resp_done = 1;
@@ -306,6 +316,10 @@ static int cb_begin(llhttp_t *p)
                 x->resp_done = 1;
     }
     d->s2c_lost = 0;
+    /* After lost client bytes, a response that starts before the next captured request has
+     * ended answers a request the capture lost, not that one. */
+    if (pick && pick->after_gap && !pick->req_done)
+        pick = NULL;
     if (!pick) {
         pick = x_new();
         pick->orphan = 1;
@@ -350,6 +364,14 @@ static int cb_status(llhttp_t *p, const char *at, size_t n)
     struct h1x *x = d->cur[1];
     if (x)
         sext(d, x, &x->ro, &x->rl, x->rl == 0, at, n);
+    return 0;
+}
+
+static int cb_status_done(llhttp_t *p)
+{
+    struct rr_h1d *d = of(p);
+    if (d->cur[1])
+        d->cur[1]->status_seen = 1;
     return 0;
 }
 
@@ -425,6 +447,9 @@ static int cb_headers_done(llhttp_t *p)
     if (x->is_head || st == 204 || st == 304)
         return 1;
     d->in_body[1] = 1;
+    /* One allocation for a body of announced length (the cap still applies). */
+    if (p->content_length > 0 && p->content_length <= d->lim.max_body && !(p->flags & F_CHUNKED))
+        rr_buf_reserve(&x->body[1], (size_t)p->content_length);
     return 0;
 }
 
@@ -503,6 +528,7 @@ int rr_h1d_new(struct rr_h1d **out, const struct rr_dissect_sink *sink,
         s->on_url = cb_url;
         s->on_method = cb_method;
         s->on_status = cb_status;
+        s->on_status_complete = cb_status_done;
         s->on_header_field = cb_hfield;
         s->on_header_value = cb_hvalue;
         s->on_headers_complete = cb_headers_done;
@@ -521,8 +547,8 @@ int rr_h1d_new(struct rr_h1d **out, const struct rr_dissect_sink *sink,
 
 static int is_tchar(uint8_t c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '_' || c == '.' || c == '!' || c == '~' || c == '*' || c == '+';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_' || c == '.' || c == '!' || c == '~' || c == '*' || c == '+';
 }
 
 int rr_h1_is_request_start(const uint8_t *p, size_t n)
@@ -546,22 +572,60 @@ int rr_h1_is_response_start(const uint8_t *p, size_t n)
 {
     if (n < 12)
         return n >= 5 && memcmp(p, "HTTP/", 5) == 0;
-    return memcmp(p, "HTTP/", 5) == 0 && p[5] >= '0' && p[5] <= '9' && p[6] == '.' &&
-           p[8] == ' ' && p[9] >= '1' && p[9] <= '5' && p[10] >= '0' && p[10] <= '9' &&
-           p[11] >= '0' && p[11] <= '9';
+    return memcmp(p, "HTTP/", 5) == 0 && p[5] >= '0' && p[5] <= '9' && p[6] == '.' && p[8] == ' ' &&
+           p[9] >= '1' && p[9] <= '5' && p[10] >= '0' && p[10] <= '9' && p[11] >= '0' &&
+           p[11] <= '9';
 }
 
-static const char *const methods[] = {
-    "GET", "PUT", "ACL", "POST", "HEAD", "COPY", "MOVE", "LOCK", "BIND", "LINK", "MKCOL",
-    "TRACE", "PATCH", "MERGE", "LABEL", "PURGE", "DELETE", "UNLOCK", "SEARCH", "REPORT",
-    "UPDATE", "NOTIFY", "UNBIND", "UNLINK", "OPTIONS", "CONNECT", "CHECKIN", "PROPFIND",
-    "CHECKOUT", "CCM_POST", "PROPPATCH", "SUBSCRIBE", "MKACTIVITY", "UNCHECKOUT",
-    "MKWORKSPACE", "UNSUBSCRIBE", "RPC_IN_DATA", "RPC_OUT_DATA", "VERSION-CONTROL",
-    "BASELINE-CONTROL", "M-SEARCH", "SOURCE", "QUERY", NULL};
+static const char *const methods[] = {"GET",
+                                      "PUT",
+                                      "ACL",
+                                      "POST",
+                                      "HEAD",
+                                      "COPY",
+                                      "MOVE",
+                                      "LOCK",
+                                      "BIND",
+                                      "LINK",
+                                      "MKCOL",
+                                      "TRACE",
+                                      "PATCH",
+                                      "MERGE",
+                                      "LABEL",
+                                      "PURGE",
+                                      "DELETE",
+                                      "UNLOCK",
+                                      "SEARCH",
+                                      "REPORT",
+                                      "UPDATE",
+                                      "NOTIFY",
+                                      "UNBIND",
+                                      "UNLINK",
+                                      "OPTIONS",
+                                      "CONNECT",
+                                      "CHECKIN",
+                                      "PROPFIND",
+                                      "CHECKOUT",
+                                      "CCM_POST",
+                                      "PROPPATCH",
+                                      "SUBSCRIBE",
+                                      "MKACTIVITY",
+                                      "UNCHECKOUT",
+                                      "MKWORKSPACE",
+                                      "UNSUBSCRIBE",
+                                      "RPC_IN_DATA",
+                                      "RPC_OUT_DATA",
+                                      "VERSION-CONTROL",
+                                      "BASELINE-CONTROL",
+                                      "M-SEARCH",
+                                      "SOURCE",
+                                      "QUERY",
+                                      NULL};
 
 /* Methods llhttp does not know: their requests go through the stand-in line. */
-static const char *const foreign[] = {"CCM_POST", "CHECKIN", "UNCHECKOUT", "LABEL", "UPDATE",
-    "VERSION-CONTROL", "BASELINE-CONTROL", "MKWORKSPACE", "RPC_IN_DATA", "RPC_OUT_DATA", NULL};
+static const char *const foreign[] = {
+    "CCM_POST",         "CHECKIN",     "UNCHECKOUT",  "LABEL",        "UPDATE", "VERSION-CONTROL",
+    "BASELINE-CONTROL", "MKWORKSPACE", "RPC_IN_DATA", "RPC_OUT_DATA", NULL};
 
 static int is_foreign(const uint8_t *p, size_t n)
 {
@@ -599,8 +663,8 @@ static int strict_line(const uint8_t *p, size_t n)
     if (i == j || i >= n)
         return 0;
     i++;
-    return n - i == 8 && memcmp(p + i, "HTTP/", 5) == 0 && p[i + 5] >= '0' &&
-           p[i + 5] <= '9' && p[i + 6] == '.' && p[i + 7] >= '0' && p[i + 7] <= '9';
+    return n - i == 8 && memcmp(p + i, "HTTP/", 5) == 0 && p[i + 5] >= '0' && p[i + 5] <= '9' &&
+           p[i + 6] == '.' && p[i + 7] >= '0' && p[i + 7] <= '9';
 }
 
 /* A request line llhttp rejects but which is still a request (a known method, then the
@@ -659,12 +723,17 @@ static void cut(struct rr_h1d *d, int dir, uint32_t why)
         x->req_done = 1;
     } else {
         x->resp_done = 1;
-        if (!x->resp_final && x->status == 0) {
+        if (!x->resp_final && x->status == 0 && x->status_seen) {
             /* The status line was parsed: keep it as final even though cut. */
             x->status = (uint16_t)d->par[1].status_code;
             x->resp_final = x->status >= 200 || x->status == 101;
         }
+        /* Stray bytes that never became a status line are not a response. */
+        if (x->orphan && !x->status_seen)
+            x->discard = 1;
     }
+    if (dir == RR_DIR_C2S && x->ml == 0 && !x->forced && !x->resp_begun)
+        x->discard = 1; /* nor are stray bytes a request */
     d->cur[dir] = NULL;
 }
 
@@ -775,7 +844,13 @@ static int feed(struct rr_h1d *d, int dir, const uint8_t *p, size_t n)
             return 0;
         const uint8_t *pos = (const uint8_t *)llhttp_get_error_pos(par);
         size_t used = pos && pos >= p && pos <= p + n ? (size_t)(pos - p) : n;
+        if (e == HPE_PAUSED && used == 0 && ++d->stalls > 2) {
+            /* Paused again and again without reading a byte: treat it as an error. */
+            e = HPE_INTERNAL;
+        }
         if (e == HPE_PAUSED) {
+            if (used)
+                d->stalls = 0;
             llhttp_resume(par);
             p += used;
             n -= used;
@@ -798,7 +873,7 @@ static int feed(struct rr_h1d *d, int dir, const uint8_t *p, size_t n)
             }
             /* A 101 (or a CONNECT accepted): what follows is another protocol. */
             switch_protocol(d);
-            int rc = upgrade_decided(d, d->mode == MODE_H2);
+            int rc = upgrade_decided(d, 1);
             if (rc)
                 return rc;
             p += used;
@@ -809,8 +884,6 @@ static int feed(struct rr_h1d *d, int dir, const uint8_t *p, size_t n)
         cut(d, dir, 0);
         if (flush_ready(d))
             return d->err;
-        if (dir == RR_DIR_S2C && d->c2s_paused)
-            (void)0;
         d->resync[dir] = 1;
         if (used == 0)
             used = 1;
@@ -867,8 +940,16 @@ int rr_h1d_gap(struct rr_h1d *d, enum rr_dir dir, uint64_t nbytes, uint64_t ts_u
     cut(d, dir, RR_XF_GAP);
     if (dir == RR_DIR_S2C)
         d->s2c_lost = 1;
+    else
+        d->c2s_lost = 1;
     d->resync[dir] = 1;
     return flush_ready(d);
+}
+
+void rr_h1d_flag(struct rr_h1d *d, enum rr_dir dir, uint32_t flags)
+{
+    if (d->mode == MODE_H1 && d->cur[dir])
+        d->cur[dir]->flags |= flags;
 }
 
 int rr_h1d_eof(struct rr_h1d *d, enum rr_dir dir, uint64_t ts_us)

@@ -22,6 +22,8 @@ int rr_h1d_new(struct rr_h1d **out, const struct rr_dissect_sink *sink,
 int rr_h1d_feed(struct rr_h1d *d, enum rr_dir dir, const uint8_t *p, size_t n,
                 uint64_t ts_us) RR_WUR;
 int rr_h1d_gap(struct rr_h1d *d, enum rr_dir dir, uint64_t nbytes, uint64_t ts_us) RR_WUR;
+/* Adds flags (RR_XF_*) to the message being parsed in dir, if any. */
+void rr_h1d_flag(struct rr_h1d *d, enum rr_dir dir, uint32_t flags);
 /* One direction ended (FIN): a response delimited by the close is complete. */
 int rr_h1d_eof(struct rr_h1d *d, enum rr_dir dir, uint64_t ts_us) RR_WUR;
 int rr_h1d_finish(struct rr_h1d *d, uint64_t ts_us) RR_WUR;

@@ -453,7 +453,7 @@ static int drain(struct rr_h2d *d, int force)
     return RR_OK;
 }
 
-static int finished(struct rr_h2d *d, struct strm *s, uint32_t flags)
+static void mark_finished(struct rr_h2d *d, struct strm *s, uint32_t flags)
 {
     if (!s->done) {
         s->done = 1;
@@ -461,6 +461,11 @@ static int finished(struct rr_h2d *d, struct strm *s, uint32_t flags)
         d->done_bytes += s->req.body.len + s->resp.body.len;
     }
     s->done_flags |= flags;
+}
+
+static int finished(struct rr_h2d *d, struct strm *s, uint32_t flags)
+{
+    mark_finished(d, s, flags);
     return drain(d, 0);
 }
 
@@ -793,9 +798,21 @@ static int on_frame(struct rr_h2d *d, enum rr_dir dir, const uint8_t *f, uint64_
             s->t_resp_end = now;
         return finished(d, s, RR_XF_RESET);
     }
-    case F_GOAWAY:
+    case F_GOAWAY: {
         d->stats.goaways++;
-        return RR_OK;
+        if (n < 8 || id != 0)
+            goto proto;
+        /* Streams the sender never processed (opened by the other side, above its last
+         * stream id) will get no answer: they finish now. */
+        uint32_t last = be31(p);
+        for (size_t i = 0; i < d->nst; i++) {
+            struct strm *s = d->st[i];
+            int peer_opened = dir == RR_DIR_S2C ? (s->id % 2 == 1) : (s->id % 2 == 0);
+            if (!s->done && peer_opened && s->id > last)
+                mark_finished(d, s, RR_XF_INCOMPLETE);
+        }
+        return drain(d, 0);
+    }
     default:
         /* PRIORITY, SETTINGS, PING, WINDOW_UPDATE and unknown types carry nothing recorded;
          * SETTINGS_HEADER_TABLE_SIZE needs no tracking (see HPACK_TABLE_MAX). */

@@ -3,6 +3,9 @@
 #include <string.h>
 
 #include "dissect.h"
+#ifdef RR_HAVE_H2D
+#include "h2_dissect_int.h"
+#endif
 #include "h1_dissect.h"
 #include "rr/rd.h"
 #include "rr/recorder.h"
@@ -10,11 +13,26 @@
 #include "tcp_reasm.h"
 
 /* DLT values as libpcap reports them (pcap_datalink). */
-enum { DLT_NULL_ = 0, DLT_EN10MB_ = 1, DLT_RAW_ = 12, DLT_RAW_BSD_ = 14, DLT_LOOP_ = 108,
-       DLT_LINUX_SLL_ = 113, LINKTYPE_RAW_ = 101, DLT_IPV4_ = 228, DLT_IPV6_ = 229,
-       DLT_LINUX_SLL2_ = 276 };
+enum {
+    DLT_NULL_ = 0,
+    DLT_EN10MB_ = 1,
+    DLT_RAW_ = 12,
+    DLT_RAW_BSD_ = 14,
+    DLT_LOOP_ = 108,
+    DLT_LINUX_SLL_ = 113,
+    LINKTYPE_RAW_ = 101,
+    DLT_IPV4_ = 228,
+    DLT_IPV6_ = 229,
+    DLT_LINUX_SLL2_ = 276
+};
 
-enum cmode { CM_UNKNOWN = 0, CM_H1, CM_H2, CM_NONHTTP, CM_H2_PENDING };
+enum cmode {
+    CM_UNKNOWN = 0,
+    CM_H1,
+    CM_H2,
+    CM_NONHTTP,
+    CM_H2_PENDING
+};
 
 /* Bytes of a connection looked at before deciding it carries no HTTP. */
 #define SNIFF_MAX (64 * 1024)
@@ -26,8 +44,8 @@ struct rconn {
     int swap; /* reasm side 0 is the server */
     int announced;
     uint64_t sniffed;
-    uint8_t spoke[2];          /* a side sent bytes before the protocol was known */
-    struct rr_buf early[2];    /* those bytes, replayed once it is known */
+    uint8_t spoke[2];       /* a side sent bytes before the protocol was known */
+    struct rr_buf early[2]; /* those bytes, replayed once it is known */
     struct rr_conn c;
     struct rr_h1d *h1;
 #ifdef RR_HAVE_H2D
@@ -242,6 +260,8 @@ static int t_gap(void *ud, struct rr_tcp_conn *tc, int side, uint64_t n, uint64_
     enum rr_dir dir = (side == 0) != (rc->swap != 0) ? RR_DIR_C2S : RR_DIR_S2C;
     switch (rc->mode) {
     case CM_H1:
+        if (tc->snaplen_gap)
+            rr_h1d_flag(rc->h1, dir, RR_XF_TRUNCATED);
         return rr_h1d_gap(rc->h1, dir, n, ts);
 #ifdef RR_HAVE_H2D
     case CM_H2:
@@ -250,6 +270,17 @@ static int t_gap(void *ud, struct rr_tcp_conn *tc, int side, uint64_t n, uint64_
     default:
         return 0;
     }
+}
+
+static int t_fin(void *ud, struct rr_tcp_conn *tc, int side, uint64_t ts)
+{
+    struct rconn *rc = tc->app;
+    (void)ud;
+    if (!rc || rc->mode != CM_H1)
+        return 0;
+    /* A response delimited by the close is complete when the server's FIN arrives. */
+    enum rr_dir dir = (side == 0) != (rc->swap != 0) ? RR_DIR_C2S : RR_DIR_S2C;
+    return rr_h1d_eof(rc->h1, dir, ts);
 }
 
 static int t_end(void *ud, struct rr_tcp_conn *tc, enum rr_tcp_end why, uint64_t ts)
@@ -269,6 +300,11 @@ static int t_end(void *ud, struct rr_tcp_conn *tc, enum rr_tcp_end why, uint64_t
 #ifdef RR_HAVE_H2D
     if (rc->mode == CM_H2) {
         err = rr_h2d_finish(rc->h2, ts);
+        struct rr_h2d_stats hs;
+        rr_h2d_get_stats(rc->h2, &hs);
+        r->st.h2_pushes += hs.pushes;
+        r->st.h2_resets += hs.resets;
+        r->st.h2_errors += hs.errors + hs.hpack_errors;
         rr_h2d_free(&rc->h2);
     }
 #endif
@@ -289,11 +325,10 @@ static int t_end(void *ud, struct rr_tcp_conn *tc, enum rr_tcp_end why, uint64_t
     return err;
 }
 
-int rr_rec_new(struct rr_rec **out, const struct rr_rec_opts *opts,
-               const struct rr_rec_sink *sink)
+int rr_rec_new(struct rr_rec **out, const struct rr_rec_opts *opts, const struct rr_rec_sink *sink)
 {
     struct rr_rec *r = rr_xcalloc(1, sizeof(*r));
-    struct rr_tcp_cb cb = {t_data, t_gap, t_end, r};
+    struct rr_tcp_cb cb = {t_data, t_gap, t_fin, t_end, r};
     if (opts)
         r->o = *opts;
     else
@@ -308,8 +343,15 @@ int rr_rec_new(struct rr_rec **out, const struct rr_rec_opts *opts,
 int rr_rec_set_linktype(struct rr_rec *r, int dlt)
 {
     switch (dlt) {
-    case DLT_NULL_: case DLT_EN10MB_: case DLT_RAW_: case DLT_RAW_BSD_: case DLT_LOOP_:
-    case DLT_LINUX_SLL_: case LINKTYPE_RAW_: case DLT_IPV4_: case DLT_IPV6_:
+    case DLT_NULL_:
+    case DLT_EN10MB_:
+    case DLT_RAW_:
+    case DLT_RAW_BSD_:
+    case DLT_LOOP_:
+    case DLT_LINUX_SLL_:
+    case LINKTYPE_RAW_:
+    case DLT_IPV4_:
+    case DLT_IPV6_:
     case DLT_LINUX_SLL2_:
         r->dlt = dlt;
         return 0;
@@ -355,8 +397,7 @@ static int tcp_in(struct rr_rec *r, struct rr_tcp_pkt *pk, const uint8_t *p, siz
     return rr_tcp_feed(r->tcp, pk);
 }
 
-static int ip_in(struct rr_rec *r, const uint8_t *p, size_t caplen, size_t wirelen,
-                 uint64_t ts)
+static int ip_in(struct rr_rec *r, const uint8_t *p, size_t caplen, size_t wirelen, uint64_t ts)
 {
     struct rr_tcp_pkt pk;
     struct rr_rd rd;
@@ -463,8 +504,7 @@ static int ethertype_in(struct rr_rec *r, uint16_t et, const uint8_t *p, size_t 
     return 0;
 }
 
-int rr_rec_packet(struct rr_rec *r, const uint8_t *p, size_t caplen, size_t wirelen,
-                  uint64_t ts_us)
+int rr_rec_packet(struct rr_rec *r, const uint8_t *p, size_t caplen, size_t wirelen, uint64_t ts_us)
 {
     struct rr_rd rd;
     size_t hl = 0;
@@ -543,7 +583,8 @@ void rr_rec_summary(const struct rr_rec_stats *s, char *out, size_t outlen)
              "packets: %llu (%llu bytes); skipped: %llu link, %llu not IP, %llu not TCP, "
              "%llu fragments, %llu malformed, %llu cut by snaplen\n"
              "kernel drops: %llu (interface %llu); evicted: %llu idle, %llu over the cap; "
-             "out-of-order flushes: %llu; parse errors: %llu\n",
+             "out-of-order flushes: %llu; parse errors: %llu\n"
+             "h2: %llu pushes, %llu stream resets, %llu connections with errors\n",
              (unsigned long long)s->exchanges, (unsigned long long)s->incomplete,
              (unsigned long long)s->no_response, (unsigned long long)s->no_request,
              (unsigned long long)s->conns, (unsigned long long)s->http_conns,
@@ -556,8 +597,9 @@ void rr_rec_summary(const struct rr_rec_stats *s, char *out, size_t outlen)
              (unsigned long long)s->skip_frag, (unsigned long long)s->skip_malformed,
              (unsigned long long)s->skip_snaplen, (unsigned long long)s->kernel_drops,
              (unsigned long long)s->if_drops, (unsigned long long)s->conns_evicted_idle,
-             (unsigned long long)s->conns_evicted_cap,
-             (unsigned long long)s->ooo_forced_flushes, (unsigned long long)s->parse_errors);
+             (unsigned long long)s->conns_evicted_cap, (unsigned long long)s->ooo_forced_flushes,
+             (unsigned long long)s->parse_errors, (unsigned long long)s->h2_pushes,
+             (unsigned long long)s->h2_resets, (unsigned long long)s->h2_errors);
 }
 
 /* --- the store sink --- */

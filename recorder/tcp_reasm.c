@@ -6,8 +6,8 @@
  * bytes the capture missed), when a cap forces it, or when the connection ends. */
 #include <string.h>
 
-#include "tcp_reasm.h"
 #include "rr/util.h"
+#include "tcp_reasm.h"
 
 struct rr_tcp_seg {
     struct rr_tcp_seg *next;
@@ -54,8 +54,7 @@ size_t rr_tcp_buffered(const struct rr_tcp *t)
 }
 
 /* Hash of the endpoint pair, the same for both directions. */
-static uint64_t key_hash(uint8_t ipv, const uint8_t *a, uint16_t pa, const uint8_t *b,
-                         uint16_t pb)
+static uint64_t key_hash(uint8_t ipv, const uint8_t *a, uint16_t pa, const uint8_t *b, uint16_t pb)
 {
     size_t al = ipv == 4 ? 4 : 16;
     uint64_t ha = rr_hash64(a, al, pa), hb = rr_hash64(b, al, pb);
@@ -206,13 +205,13 @@ static int skip_hole(struct rr_tcp *t, struct rr_tcp_conn *c, int side, uint64_t
     return drain(t, c, side, ts);
 }
 
-static int hold(struct rr_tcp *t, struct rr_tcp_conn *c, int side, uint32_t seq,
-                const uint8_t *p, size_t n, uint64_t ts)
+static int hold(struct rr_tcp *t, struct rr_tcp_conn *c, int side, uint32_t seq, const uint8_t *p,
+                size_t n, uint64_t ts)
 {
     struct rr_tcp_dir *d = &c->d[side];
     int rc;
-    while (d->ooo && (d->ooo_bytes + n > t->o.max_conn_buffered ||
-                      t->buffered + n > t->o.max_buffered)) {
+    while (d->ooo &&
+           (d->ooo_bytes + n > t->o.max_conn_buffered || t->buffered + n > t->o.max_buffered)) {
         t->st->ooo_forced_flushes++;
         rc = skip_hole(t, c, side, ts);
         if (rc)
@@ -284,7 +283,9 @@ static int deliver(struct rr_tcp *t, struct rr_tcp_conn *c, int side, uint32_t s
         size_t lost = skip > n ? total - skip : missing;
         d->next = seq + (uint32_t)total;
         t->st->skip_snaplen++;
+        c->snaplen_gap = 1;
         rc = emit_gap(t, c, side, lost, ts);
+        c->snaplen_gap = 0;
         if (rc)
             return rc;
     }
@@ -304,8 +305,7 @@ static int end_conn(struct rr_tcp *t, struct rr_tcp_conn *c, enum rr_tcp_end why
         if (rc || !d->have_next)
             continue;
         uint32_t end = d->fin ? d->fin_seq : d->acked;
-        if ((d->fin || d->have_ack) && sdiff(end, d->next) > 0 &&
-            sdiff(end, d->next) < (1 << 30)) {
+        if ((d->fin || d->have_ack) && sdiff(end, d->next) > 0 && sdiff(end, d->next) < (1 << 30)) {
             uint32_t lost = (uint32_t)sdiff(end, d->next);
             d->next = end;
             rc = emit_gap(t, c, side, lost, ts);
@@ -448,8 +448,14 @@ int rr_tcp_feed(struct rr_tcp *t, const struct rr_tcp_pkt *pk)
     }
     for (int s = 0; s < 2; s++) {
         struct rr_tcp_dir *x = &c->d[s];
-        if (x->fin && !x->done && !x->ooo && sdiff(x->next, x->fin_seq) >= 0)
+        if (x->fin && !x->done && !x->ooo && sdiff(x->next, x->fin_seq) >= 0) {
             x->done = 1;
+            if (t->cb.on_fin) {
+                rc = t->cb.on_fin(t->cb.ud, c, s, pk->ts_us);
+                if (rc)
+                    return rc;
+            }
+        }
     }
     if (c->d[0].done && c->d[1].done)
         return end_conn(t, c, RR_TCP_END_FIN, pk->ts_us);

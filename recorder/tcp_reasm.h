@@ -10,8 +10,14 @@
 
 #include "rr/recorder.h"
 
-enum rr_tcp_end { RR_TCP_END_FIN = 1, RR_TCP_END_RST, RR_TCP_END_IDLE, RR_TCP_END_CAP,
-                  RR_TCP_END_FINISH, RR_TCP_END_REUSE };
+enum rr_tcp_end {
+    RR_TCP_END_FIN = 1,
+    RR_TCP_END_RST,
+    RR_TCP_END_IDLE,
+    RR_TCP_END_CAP,
+    RR_TCP_END_FINISH,
+    RR_TCP_END_REUSE
+};
 
 struct rr_tcp_seg;
 
@@ -32,6 +38,7 @@ struct rr_tcp_conn {
     uint16_t port[2];
     uint8_t saw_syn, closed;
     uint8_t rst;
+    uint8_t snaplen_gap; /* set while on_gap reports bytes cut by the snaplen */
     uint64_t t_first, t_last;
     struct rr_tcp_dir d[2];
     void *app; /* the record layer's per-connection state */
@@ -61,6 +68,8 @@ struct rr_tcp_cb {
     int (*on_data)(void *ud, struct rr_tcp_conn *c, int side, const uint8_t *p, size_t n,
                    uint64_t ts_us);
     int (*on_gap)(void *ud, struct rr_tcp_conn *c, int side, uint64_t n, uint64_t ts_us);
+    /* All bytes of one direction up to its FIN were delivered (may be NULL). */
+    int (*on_fin)(void *ud, struct rr_tcp_conn *c, int side, uint64_t ts_us);
     /* The connection ends (app state must be released here). */
     int (*on_end)(void *ud, struct rr_tcp_conn *c, enum rr_tcp_end why, uint64_t ts_us);
     void *ud;

@@ -316,6 +316,9 @@ void rp__vu_spawn(struct rp_vu *vu);                        /* users mode */
 void rp__vu_arrive(struct rp_vu *vu, uint64_t intended_us); /* rate mode: one iteration */
 void rp__vu_timeline(struct rp_vu *vu, const struct rp_tl_conn *tl);
 void rp__vu_stop(struct rp_vu *vu, bool graceful);
+/* -t or SIGINT with no stop timeout: abandon the iteration, run on_stop (as Locust does when it
+ * kills a user). */
+void rp__vu_stop_now(struct rp_vu *vu);
 void rp__vu_response(struct rp_vu *vu, const struct rp_resp *resp);
 
 /* worker.c */

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "rp_int.h"
+#include "rr/log.h"
 #include "rr/util.h"
 
 static void next(struct rp_vu *vu);
@@ -44,7 +45,11 @@ static bool draw_pools(struct rp_vu *vu, enum rr_pool_scope scope)
         case RR_POOL_UNIQUE:
             k = atomic_fetch_add(&p->next, 1);
             if (k >= p->n) {
-                atomic_store(&r->stop_all, 1);
+                /* The first user to find it empty says why the whole test stops. */
+                if (!atomic_exchange(&r->stop_all, 1))
+                    rr_log(RR_LOG_WARN,
+                           "unique pool %s is empty: all %zu values used, stopping the test",
+                           p->name, p->n);
                 return false;
             }
             break;
@@ -560,4 +565,26 @@ void rp__vu_stop(struct rp_vu *vu, bool graceful)
         }
         next(vu);
     }
+}
+
+void rp__vu_stop_now(struct rp_vu *vu)
+{
+    struct rp_worker *w = vu->w;
+    if (vu->state == VU_DONE || (!vu->flow && !vu->tl))
+        return;
+    vu->stopping = true;
+    if (vu->phase == PH_ON_STOP)
+        return; /* already on its way out; the hard timer bounds it */
+    if (vu->state == VU_IN_FLIGHT && vu->conn)
+        w->r->eng->abort(vu->conn); /* not recorded, as Locust drops a killed request */
+    rr_timer_stop(w->loop, &vu->timer);
+    vu->state = VU_IDLE;
+    if (vu->tl || vu->is_free || vu->phase != PH_STEPS) {
+        finish(vu); /* no on_stop without a finished on_start (no token to log out) */
+        return;
+    }
+    vu->in_iteration = false; /* abandoned: not counted */
+    vu->phase = PH_ON_STOP;
+    vu->idx = 0;
+    next(vu);
 }

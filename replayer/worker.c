@@ -13,6 +13,7 @@
 #include "rr/util.h"
 
 #define PUBLISH_US 250000
+#define ON_STOP_US 1000000 /* on_stop steps after a stop with no stop timeout */
 
 uint64_t rp__rand(struct rp_worker *w)
 {
@@ -103,9 +104,22 @@ static void begin_stop(struct rp_worker *w, bool graceful)
             hard_stop(w);
         return;
     }
-    if (!graceful || w->r->o.stop_timeout_us == 0) {
+    if (!graceful) {
         w->phase = 1;
         hard_stop(w);
+        return;
+    }
+    if (w->r->o.stop_timeout_us == 0) {
+        /* Stop at once, but let every user run its on_stop steps as Locust does, within
+         * ON_STOP_US; whatever is still running then is abandoned. */
+        w->phase = 1;
+        w->stopped_spawning = true;
+        rr_timer_stop(w->loop, &w->spawn_timer);
+        rr_timer_start(w->loop, &w->hard_timer, rr_loop_now(w->loop) + ON_STOP_US);
+        for (size_t i = 0; i < w->n_vus && w->phase == 1; i++)
+            rp__vu_stop_now(&w->vus[i]);
+        if (w->phase == 1)
+            maybe_end(w);
         return;
     }
     w->phase = 1;

@@ -68,7 +68,8 @@ int rr_stats_compare(const char *run_a, const char *run_b, double max_regression
     json_t *a = json_loads(run_a, 0, &err), *b = json_loads(run_b, 0, &err);
     int rc = 0;
     *regressions = 0;
-    json_t *sa = a ? json_object_get(a, "stats") : NULL, *sb = b ? json_object_get(b, "stats") : NULL;
+    json_t *sa = a ? json_object_get(a, "stats") : NULL,
+           *sb = b ? json_object_get(b, "stats") : NULL;
     if (!json_is_array(sa) || !json_is_array(sb)) {
         rc = RR_ECORRUPT;
         goto out;
@@ -121,23 +122,28 @@ int rr_stats_compare(const char *run_a, const char *run_b, double max_regression
             double x = max_regression * 100;
             const char *name = n;
             if (va.rps > 0 && pct_change(va.rps, vb.rps) < -x) {
-                rr_buf_printf(msgs, "REGRESSION: %s %s: req/s %.2f -> %.2f (%+.1f%%, allowed -%g%%)\n",
-                              m, name, va.rps, vb.rps, pct_change(va.rps, vb.rps), x);
+                rr_buf_printf(msgs,
+                              "REGRESSION: %s %s: req/s %.2f -> %.2f (%+.1f%%, allowed -%g%%)\n", m,
+                              name, va.rps, vb.rps, pct_change(va.rps, vb.rps), x);
                 (*regressions)++;
             }
             if ((vb.fail_ratio - va.fail_ratio) * 100 > x) {
-                rr_buf_printf(msgs, "REGRESSION: %s %s: failure ratio %.2f%% -> %.2f%% (allowed +%g points)\n",
-                              m, name, va.fail_ratio * 100, vb.fail_ratio * 100, x);
+                rr_buf_printf(
+                    msgs,
+                    "REGRESSION: %s %s: failure ratio %.2f%% -> %.2f%% (allowed +%g points)\n", m,
+                    name, va.fail_ratio * 100, vb.fail_ratio * 100, x);
                 (*regressions)++;
             }
             if (va.med > 0 && pct_change(va.med, vb.med) > x) {
-                rr_buf_printf(msgs, "REGRESSION: %s %s: median %.1f ms -> %.1f ms (%+.1f%%, allowed +%g%%)\n",
-                              m, name, va.med, vb.med, pct_change(va.med, vb.med), x);
+                rr_buf_printf(
+                    msgs, "REGRESSION: %s %s: median %.1f ms -> %.1f ms (%+.1f%%, allowed +%g%%)\n",
+                    m, name, va.med, vb.med, pct_change(va.med, vb.med), x);
                 (*regressions)++;
             }
             if (va.p95 > 0 && pct_change(va.p95, vb.p95) > x) {
-                rr_buf_printf(msgs, "REGRESSION: %s %s: p95 %.1f ms -> %.1f ms (%+.1f%%, allowed +%g%%)\n",
-                              m, name, va.p95, vb.p95, pct_change(va.p95, vb.p95), x);
+                rr_buf_printf(
+                    msgs, "REGRESSION: %s %s: p95 %.1f ms -> %.1f ms (%+.1f%%, allowed +%g%%)\n", m,
+                    name, va.p95, vb.p95, pct_change(va.p95, vb.p95), x);
                 (*regressions)++;
             }
         }

@@ -2,9 +2,12 @@
  * byte: the same printf layouts, the same truncation of floats by '%d', names never cut. */
 #include "stats_int.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <time.h>
 #include <unistd.h>
 
 #define TYPE_W 8
@@ -38,13 +41,12 @@ static void table_row(const struct rr_stats *s, int entry, int nw, int current, 
     snprintf(fails, sizeof(fails), "%llu(%.2f%%)", (unsigned long long)e->nfail,
              rr_stats_fail_ratio(s, entry) * 100);
     double rps = current ? rr_stats_current_rps(s, entry) : rr_stats_total_rps(s, entry);
-    double fps = current ? rr_stats_current_fail_per_sec(s, entry)
-                         : rr_stats_total_fail_per_sec(s, entry);
+    double fps =
+        current ? rr_stats_current_fail_per_sec(s, entry) : rr_stats_total_fail_per_sec(s, entry);
     rr_buf_printf(out, "%-8s %-*s %7llu %12s |%7lld %7lld %7lld%7lld | %7.2f %11.2f\n", type, nw,
-                  e->name, (unsigned long long)e->nreq, fails,
-                  (long long)rr_stats_avg_ms(s, entry), (long long)((double)e->min_us / 1000.0),
-                  (long long)((double)e->max_us / 1000.0), (long long)rr_stats_median(s, entry),
-                  rps, fps);
+                  e->name, (unsigned long long)e->nreq, fails, (long long)rr_stats_avg_ms(s, entry),
+                  (long long)((double)e->min_us / 1000.0), (long long)((double)e->max_us / 1000.0),
+                  (long long)rr_stats_median(s, entry), rps, fps);
 }
 
 void rr_stats_print_table(const struct rr_stats *s, int name_width, int current, struct rr_buf *out)
@@ -80,7 +82,8 @@ static void pct_row(const struct rr_stats *s, int entry, int w, struct rr_buf *o
     rr_buf_printf(out, "%-8s %-*s %8llu", e->method, w, e->name,
                   (unsigned long long)rr_stats_percentile(s, entry, rr_stats_pcts[0]));
     for (int i = 1; i < RR_STATS_NPCT; i++)
-        rr_buf_printf(out, " %6llu", (unsigned long long)rr_stats_percentile(s, entry, rr_stats_pcts[i]));
+        rr_buf_printf(out, " %6llu",
+                      (unsigned long long)rr_stats_percentile(s, entry, rr_stats_pcts[i]));
     rr_buf_printf(out, " %6llu\n", (unsigned long long)e->nreq);
 }
 
@@ -159,4 +162,36 @@ void rr_stats_print_summary(const struct rr_stats *s, int name_width, struct rr_
     rr_stats_print_table(s, name_width, 0, out);
     rr_stats_print_percentiles(s, name_width, out);
     rr_stats_print_errors(s, name_width, out);
+}
+
+void rr_stats_log(struct rr_buf *out, double now, const char *level, const char *logger,
+                  const char *fmt, ...)
+{
+    time_t t = (time_t)now;
+    struct tm tm;
+    localtime_r(&t, &tm);
+    int ms = (int)((now - (double)t) * 1000);
+    if (ms < 0 || ms > 999)
+        ms = 0;
+    char host[256] = "localhost";
+    gethostname(host, sizeof(host) - 1);
+    host[sizeof(host) - 1] = 0;
+    rr_buf_printf(out, "[%04d-%02d-%02d %02d:%02d:%02d,%03d] %s/%s/%s: ", tm.tm_year + 1900,
+                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms, host, level,
+                  logger);
+    va_list ap, ap2;
+    va_start(ap, fmt);
+    va_copy(ap2, ap);
+    char small[512];
+    int n = vsnprintf(small, sizeof(small), fmt, ap);
+    va_end(ap);
+    if (n >= 0 && (size_t)n < sizeof(small)) {
+        rr_buf_add(out, small, (size_t)n);
+    } else if (n >= 0) {
+        rr_buf_reserve(out, (size_t)n + 1);
+        vsnprintf((char *)out->p + out->len, (size_t)n + 1, fmt, ap2);
+        out->len += (size_t)n;
+    }
+    va_end(ap2);
+    rr_buf_addc(out, '\n');
 }

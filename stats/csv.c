@@ -80,7 +80,8 @@ void rr_csv_percentiles(const struct rr_stats *s, int entry, const uint32_t *bas
         if (!e->nreq)
             rr_buf_adds(out, "N/A");
         else if (base_lb)
-            rr_buf_printf(out, "%llu", (unsigned long long)rr_lb_percentile(base_lb, base_n, rr_stats_pcts[i]));
+            rr_buf_printf(out, "%llu",
+                          (unsigned long long)rr_lb_percentile(base_lb, base_n, rr_stats_pcts[i]));
         else if (windowed)
             rr_buf_addc(out, '0'); /* no snapshot yet: Locust's None -> 0 */
         else

@@ -12,12 +12,23 @@ static void esc(struct rr_buf *out, const char *s)
 {
     for (; *s; s++) {
         switch (*s) {
-        case '<': rr_buf_adds(out, "&lt;"); break;
-        case '>': rr_buf_adds(out, "&gt;"); break;
-        case '&': rr_buf_adds(out, "&amp;"); break;
-        case '"': rr_buf_adds(out, "&quot;"); break;
-        case '\'': rr_buf_adds(out, "&#39;"); break;
-        default: rr_buf_addc(out, (uint8_t)*s);
+        case '<':
+            rr_buf_adds(out, "&lt;");
+            break;
+        case '>':
+            rr_buf_adds(out, "&gt;");
+            break;
+        case '&':
+            rr_buf_adds(out, "&amp;");
+            break;
+        case '"':
+            rr_buf_adds(out, "&quot;");
+            break;
+        case '\'':
+            rr_buf_adds(out, "&#39;");
+            break;
+        default:
+            rr_buf_addc(out, (uint8_t)*s);
         }
     }
 }
@@ -33,18 +44,31 @@ static void utc(struct rr_buf *out, double t, int date)
     rr_buf_printf(out, "%02d:%02d:%02d", tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
-
 typedef double (*getter)(const struct rr_report_sample *sm);
-static double g_rps(const struct rr_report_sample *sm) { return sm->rps; }
-static double g_fps(const struct rr_report_sample *sm) { return sm->fps; }
-static double g_p50(const struct rr_report_sample *sm) { return (double)sm->p50; }
-static double g_p95(const struct rr_report_sample *sm) { return (double)sm->p95; }
-static double g_users(const struct rr_report_sample *sm) { return sm->users; }
+static double g_rps(const struct rr_report_sample *sm)
+{
+    return sm->rps;
+}
+static double g_fps(const struct rr_report_sample *sm)
+{
+    return sm->fps;
+}
+static double g_p50(const struct rr_report_sample *sm)
+{
+    return (double)sm->p50;
+}
+static double g_p95(const struct rr_report_sample *sm)
+{
+    return (double)sm->p95;
+}
+static double g_users(const struct rr_report_sample *sm)
+{
+    return sm->users;
+}
 
 /* A line chart: axes, 5 grid lines with labels, time labels, one polyline per series. */
 static void chart(struct rr_buf *out, const struct rr_report *r, const char *title, const char *id,
-                  int nser, const char *const *labels, const char *const *colors,
-                  const getter *get)
+                  int nser, const char *const *labels, const char *const *colors, const getter *get)
 {
     const double W = 1100, H = 300, L = 60, R = 20, T = 40, B = 40;
     double maxv = 0;
@@ -62,31 +86,42 @@ static void chart(struct rr_buf *out, const struct rr_report *r, const char *tit
     double t1 = r->nsamples ? r->samples[r->nsamples - 1].t : 1;
     if (t1 <= t0)
         t1 = t0 + 1;
-    rr_buf_printf(out, "<div class=\"chart\"><svg id=\"%s\" xmlns=\"http://www.w3.org/2000/svg\" "
-                  "viewBox=\"0 0 %.0f %.0f\" width=\"%.0f\" height=\"%.0f\">\n", id, W, H, W, H);
+    rr_buf_printf(out,
+                  "<div class=\"chart\"><svg id=\"%s\" xmlns=\"http://www.w3.org/2000/svg\" "
+                  "viewBox=\"0 0 %.0f %.0f\" width=\"%.0f\" height=\"%.0f\">\n",
+                  id, W, H, W, H);
     rr_buf_printf(out, "<text x=\"%.0f\" y=\"22\" class=\"ct\">%s</text>\n", L, title);
     for (int g = 0; g <= 5; g++) {
         double y = T + (H - T - B) * (1 - g / 5.0);
-        rr_buf_printf(out, "<line x1=\"%.0f\" y1=\"%.1f\" x2=\"%.0f\" y2=\"%.1f\" class=\"grid\"/>"
+        rr_buf_printf(out,
+                      "<line x1=\"%.0f\" y1=\"%.1f\" x2=\"%.0f\" y2=\"%.1f\" class=\"grid\"/>"
                       "<text x=\"%.0f\" y=\"%.1f\" class=\"yl\">%g</text>\n",
                       L, y, W - R, y, L - 6, y + 4, top * g / 5.0);
     }
     for (int g = 0; g <= 4 && r->nsamples; g++) {
         double x = L + (W - L - R) * g / 4.0;
-        rr_buf_printf(out, "<text x=\"%.1f\" y=\"%.0f\" class=\"xl\">", x, H - B + 18);
+        /* The end labels sit inside the plot so none is clipped. */
+        rr_buf_printf(out, "<text x=\"%.1f\" y=\"%.0f\" class=\"xl\" text-anchor=\"%s\">", x,
+                      H - B + 18,
+                      g == 0   ? "start"
+                      : g == 4 ? "end"
+                               : "middle");
         utc(out, t0 + (t1 - t0) * g / 4.0, 0);
         rr_buf_adds(out, "</text>\n");
     }
     for (int k = 0; k < nser; k++) {
-        rr_buf_printf(out, "<polyline class=\"series\" fill=\"none\" stroke=\"%s\" "
-                      "stroke-width=\"2\" points=\"", colors[k]);
+        rr_buf_printf(out,
+                      "<polyline class=\"series\" fill=\"none\" stroke=\"%s\" "
+                      "stroke-width=\"2\" points=\"",
+                      colors[k]);
         for (size_t i = 0; i < r->nsamples; i++) {
             double x = L + (W - L - R) * (r->samples[i].t - t0) / (t1 - t0);
             double y = T + (H - T - B) * (1 - get[k](&r->samples[i]) / top);
             rr_buf_printf(out, "%.1f,%.1f ", x, y);
         }
         rr_buf_adds(out, "\"/>\n");
-        rr_buf_printf(out, "<rect x=\"%.0f\" y=\"12\" width=\"12\" height=\"12\" fill=\"%s\"/>"
+        rr_buf_printf(out,
+                      "<rect x=\"%.0f\" y=\"12\" width=\"12\" height=\"12\" fill=\"%s\"/>"
                       "<text x=\"%.0f\" y=\"22\" class=\"lg\">%s</text>\n",
                       W - R - 400 + k * 200.0, colors[k], W - R - 400 + k * 200.0 + 16, labels[k]);
     }
@@ -104,21 +139,24 @@ static int sorted_all(const struct rr_stats *s, int **idx)
 
 void rr_report_html(const struct rr_report *r, const struct rr_stats *s, struct rr_buf *out)
 {
-    rr_buf_adds(out, "<!DOCTYPE html>\n<html>\n<head>\n<meta charset=\"utf-8\">\n<title>Test Report for ");
+    rr_buf_adds(
+        out, "<!DOCTYPE html>\n<html>\n<head>\n<meta charset=\"utf-8\">\n<title>Test Report for ");
     const char *base = strrchr(r->script, '/');
     esc(out, base ? base + 1 : r->script);
-    rr_buf_adds(out,
-                "</title>\n<style>\n"
-                "body{font-family:Helvetica,Arial,sans-serif;background:#fff;color:#222;margin:20px 40px}\n"
-                "h1{font-size:26px}h2{font-size:20px;margin-top:30px;border-bottom:1px solid #ccc}\n"
-                "table{border-collapse:collapse;font-size:13px}"
-                "th,td{border:1px solid #bbb;padding:4px 8px;text-align:left}"
-                "th{background:#f0f0f0}tr.total td{font-weight:bold;background:#fafafa}\n"
-                "td.num{text-align:right}.info p{margin:4px 0}\n"
-                ".grid{stroke:#ddd;stroke-width:1}.yl{font-size:11px;text-anchor:end;fill:#555}"
-                ".xl{font-size:11px;text-anchor:middle;fill:#555}.ct{font-size:15px;font-weight:bold}"
-                ".lg{font-size:12px}.chart{margin:10px 0}\n"
-                "</style>\n</head>\n<body>\n<h1>Locust Test Report</h1>\n<div class=\"info\">\n<p>During: <span class=\"l10n datetime\">");
+    rr_buf_adds(
+        out,
+        "</title>\n<style>\n"
+        "body{font-family:Helvetica,Arial,sans-serif;background:#fff;color:#222;margin:20px 40px}\n"
+        "h1{font-size:26px}h2{font-size:20px;margin-top:30px;border-bottom:1px solid #ccc}\n"
+        "table{border-collapse:collapse;font-size:13px}"
+        "th,td{border:1px solid #bbb;padding:4px 8px;text-align:left}"
+        "th{background:#f0f0f0}tr.total td{font-weight:bold;background:#fafafa}\n"
+        "td.num{text-align:right}.info p{margin:4px 0}\n"
+        ".grid{stroke:#ddd;stroke-width:1}.yl{font-size:11px;text-anchor:end;fill:#555}"
+        ".xl{font-size:11px;fill:#555}.ct{font-size:15px;font-weight:bold}"
+        ".lg{font-size:12px}.chart{margin:10px 0}\n"
+        "</style>\n</head>\n<body>\n<h1>Locust Test Report</h1>\n<div class=\"info\">\n<p>During: "
+        "<span class=\"l10n datetime\">");
     utc(out, s->start_time, 1);
     rr_buf_adds(out, "</span> - <span class=\"l10n datetime\">");
     utc(out, s->total->last_ts > 0 ? s->total->last_ts : s->start_time, 1);
@@ -132,24 +170,28 @@ void rr_report_html(const struct rr_report *r, const struct rr_stats *s, struct 
 
     int *idx;
     int n = sorted_all(s, &idx);
-    rr_buf_adds(out, "<h2>Request Statistics</h2>\n<table id=\"requests\">\n<thead><tr><th>Method</th>"
-                     "<th>Name</th><th># Requests</th><th># Fails</th><th>Average (ms)</th>"
-                     "<th>Min (ms)</th><th>Max (ms)</th><th>Average size (bytes)</th><th>RPS</th>"
-                     "<th>Failures/s</th></tr></thead>\n<tbody>\n");
+    rr_buf_adds(out,
+                "<h2>Request Statistics</h2>\n<table id=\"requests\">\n<thead><tr><th>Method</th>"
+                "<th>Name</th><th># Requests</th><th># Fails</th><th>Average (ms)</th>"
+                "<th>Min (ms)</th><th>Max (ms)</th><th>Average size (bytes)</th><th>RPS</th>"
+                "<th>Failures/s</th></tr></thead>\n<tbody>\n");
     for (int i = 0; i < n; i++) {
         const struct rr_stats_e *e = rr_stats_e_get(s, idx[i]);
         rr_buf_adds(out, idx[i] == RR_STATS_TOTAL ? "<tr class=\"total\"><td>" : "<tr><td>");
         esc(out, e->method);
         rr_buf_adds(out, "</td><td>");
         esc(out, e->name);
-        rr_buf_printf(out, "</td><td class=\"num\">%llu</td><td class=\"num\">%llu</td>"
-                      "<td class=\"num\">%lld</td><td class=\"num\">%lld</td><td class=\"num\">%lld</td>"
-                      "<td class=\"num\">%lld</td><td class=\"num\">%.1f</td><td class=\"num\">%.1f</td></tr>\n",
-                      (unsigned long long)e->nreq, (unsigned long long)e->nfail,
-                      (long long)rr_stats_avg_ms(s, idx[i]), (long long)((double)e->min_us / 1000),
-                      (long long)((double)e->max_us / 1000),
-                      (long long)(e->nreq ? (double)e->clen / (double)e->nreq : 0),
-                      rr_stats_total_rps(s, idx[i]), rr_stats_total_fail_per_sec(s, idx[i]));
+        rr_buf_printf(
+            out,
+            "</td><td class=\"num\">%llu</td><td class=\"num\">%llu</td>"
+            "<td class=\"num\">%lld</td><td class=\"num\">%lld</td><td class=\"num\">%lld</td>"
+            "<td class=\"num\">%lld</td><td class=\"num\">%.1f</td><td "
+            "class=\"num\">%.1f</td></tr>\n",
+            (unsigned long long)e->nreq, (unsigned long long)e->nfail,
+            (long long)rr_stats_avg_ms(s, idx[i]), (long long)((double)e->min_us / 1000),
+            (long long)((double)e->max_us / 1000),
+            (long long)(e->nreq ? (double)e->clen / (double)e->nreq : 0),
+            rr_stats_total_rps(s, idx[i]), rr_stats_total_fail_per_sec(s, idx[i]));
     }
     rr_buf_adds(out, "</tbody>\n</table>\n");
 
@@ -206,8 +248,9 @@ void rr_report_html(const struct rr_report *r, const struct rr_stats *s, struct 
         static const char *const l1[] = {"RPS", "Failures/s"}, *const c1[] = {"#00ca5a", "#ff6d6d"};
         static const getter g1[] = {g_rps, g_fps};
         chart(out, r, "Total Requests per Second", "chart-rps", 2, l1, c1, g1);
-        static const char *const l2[] = {"Median Response Time", "95% percentile"},
-                                 *const c2[] = {"#9966cc", "#ff9f00"};
+        static const char *const l2[] = {"Median Response Time", "95% percentile"}, *const c2[] = {
+                                                                                        "#9966cc",
+                                                                                        "#ff9f00"};
         static const getter g2[] = {g_p50, g_p95};
         chart(out, r, "Response Times (ms)", "chart-rt", 2, l2, c2, g2);
         static const char *const l3[] = {"Users"}, *const c3[] = {"#0b76ba"};

@@ -3,8 +3,11 @@
 #include "report_int.h"
 
 #include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "rr/util.h"
 
 static void add_buckets(void *arg, uint64_t ms, uint64_t count)
 {
@@ -13,14 +16,16 @@ static void add_buckets(void *arg, uint64_t ms, uint64_t count)
     json_object_set_new(arg, k, json_integer((json_int_t)count));
 }
 
-/* One entry: Locust's serialised StatsEntry fields, then the derived values. */
-static json_t *entry_json(const struct rr_stats *s, int entry)
+/* One entry: Locust's serialised StatsEntry fields (its wire and --json form), then, when
+ * derived is set, the values the reports show. */
+static json_t *entry_json(const struct rr_stats *s, int entry, int derived)
 {
     const struct rr_stats_e *e = rr_stats_e_get(s, entry);
     json_t *o = json_object();
     json_object_set_new(o, "name", json_string(e->name));
     json_object_set_new(o, "method", json_string(e->method));
-    json_object_set_new(o, "last_request_timestamp", e->last_ts > 0 ? json_real(e->last_ts) : json_null());
+    json_object_set_new(o, "last_request_timestamp",
+                        e->last_ts > 0 ? json_real(e->last_ts) : json_null());
     json_object_set_new(o, "start_time", json_real(s->start_time));
     json_object_set_new(o, "num_requests", json_integer((json_int_t)e->nreq));
     json_object_set_new(o, "num_none_requests", json_integer((json_int_t)e->nnone));
@@ -45,7 +50,8 @@ static json_t *entry_json(const struct rr_stats *s, int entry)
     }
     json_object_set_new(o, "num_reqs_per_sec", rps);
     json_object_set_new(o, "num_fail_per_sec", fps);
-    /* Derived, as the reports show them. */
+    if (!derived)
+        return o;
     json_object_set_new(o, "median_response_time", json_real(rr_stats_median(s, entry)));
     json_object_set_new(o, "avg_response_time", json_real(rr_stats_avg_ms(s, entry)));
     json_object_set_new(o, "total_rps", json_real(rr_stats_total_rps(s, entry)));
@@ -57,8 +63,11 @@ static json_t *entry_json(const struct rr_stats *s, int entry)
     for (int i = 0; i < RR_STATS_NPCT; i++) {
         char k[16];
         snprintf(k, sizeof(k), "%g", rr_stats_pcts[i]);
-        json_object_set_new(pct, k, json_integer((json_int_t)rr_stats_percentile(s, entry, rr_stats_pcts[i])));
-        json_object_set_new(exact, k, json_real((double)rr_stats_hdr_percentile(s, entry, rr_stats_pcts[i]) / 1000.0));
+        json_object_set_new(
+            pct, k, json_integer((json_int_t)rr_stats_percentile(s, entry, rr_stats_pcts[i])));
+        json_object_set_new(
+            exact, k,
+            json_real((double)rr_stats_hdr_percentile(s, entry, rr_stats_pcts[i]) / 1000.0));
     }
     json_object_set_new(o, "percentiles", pct);
     json_object_set_new(o, "percentiles_exact", exact);
@@ -67,13 +76,14 @@ static json_t *entry_json(const struct rr_stats *s, int entry)
 
 static json_t *stats_array(const struct rr_stats *s)
 {
+    /* Sorted like the tables, Aggregated last: what compare and show runs read. */
     json_t *a = json_array();
     int n = rr_stats_count(s);
     int *idx = rr_xmalloc(((size_t)n + 1) * sizeof(*idx));
     n = rr_stats_sorted(s, idx, n);
     for (int i = 0; i < n; i++)
-        json_array_append_new(a, entry_json(s, idx[i]));
-    json_array_append_new(a, entry_json(s, RR_STATS_TOTAL));
+        json_array_append_new(a, entry_json(s, idx[i], 1));
+    json_array_append_new(a, entry_json(s, RR_STATS_TOTAL, 1));
     free(idx);
     return a;
 }
@@ -107,7 +117,12 @@ static void dump(json_t *j, struct rr_buf *out)
 
 void rr_stats_json(const struct rr_stats *s, struct rr_buf *out)
 {
-    dump(stats_array(s), out);
+    /* Locust's serialize_stats: entries in creation order, none empty, no Aggregated. */
+    json_t *a = json_array();
+    for (int i = 0; i < s->n; i++)
+        if (s->e[i]->nreq || s->e[i]->nfail)
+            json_array_append_new(a, entry_json(s, i, 0));
+    dump(a, out);
 }
 
 void rr_report_run_json(const struct rr_report *r, const struct rr_stats *s,
@@ -154,6 +169,64 @@ void rr_stats_checks_init(struct rr_stats_checks *c)
     c->rps = -1;
 }
 
+int rr_stats_checks_parse(struct rr_stats_checks *c, const char *opt, const char *val, char *why,
+                          size_t whylen)
+{
+    char buf[64];
+    double d;
+    uint64_t u;
+    if (!val || strlen(val) >= sizeof(buf)) {
+        snprintf(why, whylen, "%s needs a value", opt);
+        return RR_EUSAGE;
+    }
+    snprintf(buf, sizeof(buf), "%s", val);
+    if (!strcmp(opt, "--exit-code-on-error")) {
+        if (rr_parse_u64(buf, 255, &u)) {
+            snprintf(why, whylen, "%s: expected an exit code 0..255, got '%s'", opt, val);
+            return RR_EUSAGE;
+        }
+        c->exit_code_on_error = (int)u;
+        return 0;
+    }
+    if (!strcmp(opt, "--check-fail-ratio")) {
+        size_t l = strlen(buf);
+        int pct = l && buf[l - 1] == '%';
+        if (pct)
+            buf[l - 1] = 0;
+        if (rr_parse_double(buf, &d) || (pct ? d > 100 : d > 1)) {
+            snprintf(why, whylen, "%s: expected a ratio such as 0.01 or 1%%, got '%s'", opt, val);
+            return RR_EUSAGE;
+        }
+        c->fail_ratio = pct ? d / 100 : d;
+        return 0;
+    }
+    if (!strcmp(opt, "--check-p95")) {
+        /* A number with an optional unit; a bare number is milliseconds, like the tables. */
+        char *end = NULL;
+        d = strtod(buf, &end);
+        double mul = !strcmp(end, "") || !strcmp(end, "ms") ? 1
+                     : !strcmp(end, "s")                    ? 1000
+                     : !strcmp(end, "m")                    ? 60000
+                                                            : -1;
+        if (end == buf || mul < 0 || !(d >= 0) || d > 1e12) {
+            snprintf(why, whylen, "%s: expected a time such as 500ms or 1.5s, got '%s'", opt, val);
+            return RR_EUSAGE;
+        }
+        c->p95_ms = d * mul;
+        return 0;
+    }
+    if (!strcmp(opt, "--check-rps")) {
+        if (rr_parse_double(buf, &d)) {
+            snprintf(why, whylen, "%s: expected requests per second such as 100, got '%s'", opt,
+                     val);
+            return RR_EUSAGE;
+        }
+        c->rps = d;
+        return 0;
+    }
+    return RR_ENOTFOUND;
+}
+
 int rr_stats_exit_code(const struct rr_stats *s, const struct rr_stats_checks *c,
                        struct rr_buf *msgs)
 {
@@ -162,15 +235,19 @@ int rr_stats_exit_code(const struct rr_stats *s, const struct rr_stats_checks *c
     if (c->fail_ratio >= 0) {
         double fr = rr_stats_fail_ratio(s, RR_STATS_TOTAL);
         if (fr > c->fail_ratio) {
-            rr_buf_printf(msgs, "CHECK FAILED: fail ratio was %.2f%% (threshold %.2f%%, --check-fail-ratio)\n",
-                          fr * 100, c->fail_ratio * 100);
+            rr_buf_printf(
+                msgs,
+                "CHECK FAILED: fail ratio was %.2f%% (threshold %.2f%%, --check-fail-ratio)\n",
+                fr * 100, c->fail_ratio * 100);
             code = 3;
         }
     }
     if (c->p95_ms >= 0) {
         double p95 = (double)rr_stats_percentile(s, RR_STATS_TOTAL, 0.95);
         if (p95 > c->p95_ms) {
-            rr_buf_printf(msgs, "CHECK FAILED: 95th percentile response time was %.0f ms (threshold %g ms, --check-p95)\n",
+            rr_buf_printf(msgs,
+                          "CHECK FAILED: 95th percentile response time was %.0f ms (threshold %g "
+                          "ms, --check-p95)\n",
                           p95, c->p95_ms);
             code = 3;
         }

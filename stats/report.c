@@ -86,8 +86,8 @@ static int current_diff(struct rr_report *r, struct rr_rep_key *k, const struct 
     return 1;
 }
 
-uint64_t rr_report_current_pct(struct rr_report *r, const struct rr_stats *s, int entry,
-                               uint32_t t, double p)
+uint64_t rr_report_current_pct(struct rr_report *r, const struct rr_stats *s, int entry, uint32_t t,
+                               double p)
 {
     const struct rr_stats_e *e = rr_stats_e_get(s, entry);
     uint64_t n;

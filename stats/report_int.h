@@ -24,7 +24,7 @@ struct rr_report {
     uint32_t diff[RR_LB_N];
 };
 
-uint64_t rr_report_current_pct(struct rr_report *r, const struct rr_stats *s, int entry,
-                               uint32_t t, double p);
+uint64_t rr_report_current_pct(struct rr_report *r, const struct rr_stats *s, int entry, uint32_t t,
+                               double p);
 
 #endif

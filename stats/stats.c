@@ -14,7 +14,7 @@
 
 #include "rr/util.h"
 
-const double rr_stats_pcts[RR_STATS_NPCT] = {0.50, 0.66, 0.75, 0.80, 0.90, 0.95,
+const double rr_stats_pcts[RR_STATS_NPCT] = {0.50, 0.66, 0.75,  0.80,   0.90, 0.95,
                                              0.98, 0.99, 0.999, 0.9999, 1.0};
 
 /* ---- Locust's rounded buckets ---- */
@@ -447,6 +447,10 @@ void rr_stats_merge(struct rr_stats *dst, const struct rr_stats *src)
 {
     for (int i = 0; i < src->n; i++) {
         const struct rr_stats_e *x = src->e[i];
+        /* As a Locust worker reports only entries it used: a shard's entry registered ahead
+         * but never requested makes no row in the total. */
+        if (!x->nreq && !x->nfail)
+            continue;
         int d = rr_stats_entry(dst, x->method, x->name);
         entry_merge(dst->e[d], x);
     }
@@ -502,10 +506,15 @@ int rr_stats_count(const struct rr_stats *s)
     return s->n;
 }
 
-static const struct rr_stats *sort_ctx;
+struct sort_item {
+    const struct rr_stats_e *e;
+    int idx;
+};
+
 static int cmp_name_method(const void *a, const void *b)
 {
-    const struct rr_stats_e *x = sort_ctx->e[*(const int *)a], *y = sort_ctx->e[*(const int *)b];
+    const struct rr_stats_e *x = ((const struct sort_item *)a)->e;
+    const struct rr_stats_e *y = ((const struct sort_item *)b)->e;
     int c = strcmp(x->name, y->name);
     return c ? c : strcmp(x->method, y->method);
 }
@@ -513,12 +522,15 @@ static int cmp_name_method(const void *a, const void *b)
 int rr_stats_sorted(const struct rr_stats *s, int *idx, int cap)
 {
     int n = s->n < cap ? s->n : cap;
+    struct sort_item *it = rr_xmalloc(((size_t)n + 1) * sizeof(*it));
+    for (int i = 0; i < n; i++) {
+        it[i].e = s->e[i];
+        it[i].idx = i;
+    }
+    qsort(it, (size_t)n, sizeof(*it), cmp_name_method);
     for (int i = 0; i < n; i++)
-        idx[i] = i;
-    /* Reports run on one thread; the comparator needs the shard. */
-    sort_ctx = s;
-    qsort(idx, (size_t)n, sizeof(*idx), cmp_name_method);
-    sort_ctx = NULL;
+        idx[i] = it[i].idx;
+    free(it);
     return n;
 }
 
@@ -617,7 +629,7 @@ uint64_t rr_stats_hdr_percentile(const struct rr_stats *s, int entry, double p)
     if (target > n)
         target = n;
     uint64_t seen = 0;
-    for (unsigned k = 0; k < RR_HDR_N; k++) {
+    for (unsigned k = e->hdr_lo; k <= e->hdr_hi && k < RR_HDR_N; k++) {
         seen += e->hdr[k];
         if (seen >= target) {
             uint64_t v = hdr_highest(k);

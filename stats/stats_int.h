@@ -4,8 +4,8 @@
 
 #include "rr/stats.h"
 
-#define RR_LB_N 3871   /* Locust buckets: 0..99, 100..990/10, 1000..9900/100, 10000..3600000/1000 */
-#define RR_HDR_N 23552 /* (22 + 1) * 1024 HDR counts: 1 us .. 2^32 us */
+#define RR_LB_N     3871 /* Locust buckets: 0..99, 100..990/10, 1000..9900/100, 10000..3600000/1000 */
+#define RR_HDR_N    23552 /* (22 + 1) * 1024 HDR counts: 1 us .. 2^32 us */
 #define RR_SEC_RING 64
 
 struct rr_stats_e {

@@ -68,8 +68,9 @@ struct rr_store {
     size_t n_ops, cap_ops;
     struct rr_buf bytes;
     uint64_t batch_start_us;
-    int sticky;  /* a batch could not be committed: later writes fail with this */
-    int readers; /* read transactions open (callbacks may nest) */
+    int sticky;    /* a batch could not be committed: later writes fail with this */
+    int readers;   /* depth of read_begin calls (callbacks may nest) */
+    MDB_txn *rtxn; /* the read transaction they all share */
 
     /* Transactions and cursors open right now, innermost last, so that a fault inside LMDB
      * (see "Damaged pages" below) can release them. */
@@ -168,7 +169,7 @@ static void body_key(const struct rr_body_ref *ref, uint8_t key[24])
  * to the handler that was installed before ours. */
 static __thread sigjmp_buf *guard_jb;
 static struct sigaction old_bus, old_segv;
-static pthread_once_t guard_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t guard_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void on_fault_signal(int sig, siginfo_t *si, void *uc)
 {
@@ -181,15 +182,26 @@ static void on_fault_signal(int sig, siginfo_t *si, void *uc)
     sigaction(sig, sig == SIGBUS ? &old_bus : &old_segv, NULL);
 }
 
+/* Installs the fault handler unless it is the current one. Called at every open, not once:
+ * a test harness or the embedding program may install its own handlers after ours. */
 static void guard_install(void)
 {
-    struct sigaction sa;
+    struct sigaction sa, cur_bus, cur_segv;
+    pthread_mutex_lock(&guard_lock);
+    sigaction(SIGBUS, NULL, &cur_bus);
+    sigaction(SIGSEGV, NULL, &cur_segv);
+    if ((cur_bus.sa_flags & SA_SIGINFO) && cur_bus.sa_sigaction == on_fault_signal &&
+        (cur_segv.sa_flags & SA_SIGINFO) && cur_segv.sa_sigaction == on_fault_signal) {
+        pthread_mutex_unlock(&guard_lock);
+        return;
+    }
     memset(&sa, 0, sizeof(sa));
     sa.sa_sigaction = on_fault_signal;
-    sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER; /* no mask to restore on the jump */
     sigemptyset(&sa.sa_mask);
     sigaction(SIGBUS, &sa, &old_bus);
     sigaction(SIGSEGV, &sa, &old_segv);
+    pthread_mutex_unlock(&guard_lock);
 }
 
 /* LMDB's own consistency assertions fail on some damaged pages; it calls this, then abort().
@@ -210,6 +222,7 @@ static int on_fault(struct rr_store *s)
     while (s->n_txns)
         mdb_txn_abort(s->txns[--s->n_txns]);
     s->readers = 0;
+    s->rtxn = NULL;
     s->poisoned = 1;
     s->sticky = RR_ECORRUPT;
     set_msg(s, "damaged store: a database page is unreadable");
@@ -221,7 +234,7 @@ static int on_fault(struct rr_store *s)
     do {                                                                                           \
         sigjmp_buf jb_;                                                                            \
         sigjmp_buf *prev_ = guard_jb;                                                              \
-        if (sigsetjmp(jb_, 1)) {                                                                   \
+        if (sigsetjmp(jb_, 0)) {                                                                   \
             guard_jb = prev_;                                                                      \
             return on_fault(s);                                                                    \
         }                                                                                          \
@@ -497,11 +510,19 @@ static int writable(struct rr_store *s)
 
 /* --- reading --- */
 
+/* A read from inside a walk's callback shares the walk's transaction: it sees the same
+ * snapshot, takes no second reader slot, and cannot meet MDB_MAP_RESIZED (which, with the
+ * walk's transaction open, could not be handled) when another process grew the file. */
 static int read_begin(struct rr_store *s, MDB_txn **t)
 {
     if (s->poisoned)
         return RR_ECORRUPT;
-    if (!s->readonly && s->readers == 0) {
+    if (s->readers > 0) {
+        *t = s->rtxn;
+        s->readers++;
+        return 0;
+    }
+    if (!s->readonly) {
         int rc = commit(s);
         if (rc)
             return rc;
@@ -509,18 +530,20 @@ static int read_begin(struct rr_store *s, MDB_txn **t)
     int rc = txn_begin(s, MDB_RDONLY, t);
     if (rc == 0)
         rc = txn_push(s, *t);
-    if (rc == 0)
-        s->readers++;
+    if (rc == 0) {
+        s->rtxn = *t;
+        s->readers = 1;
+    }
     return rc;
 }
 
 static void read_end(struct rr_store *s, MDB_txn *t)
 {
-    if (s->poisoned)
+    if (s->poisoned || --s->readers > 0)
         return;
     txn_pop(s, t);
     mdb_txn_abort(t);
-    s->readers--;
+    s->rtxn = NULL;
 }
 
 static int get_one_inner(struct rr_store *s, int db, const void *k, size_t klen, struct rr_buf *out)
@@ -878,7 +901,7 @@ int rr_store_open(struct rr_store **out, const struct rr_store_opts *opts, char 
             return rc;
     }
 
-    pthread_once(&guard_once, guard_install);
+    guard_install();
     s = rr_xcalloc(1, sizeof(*s));
     s->path = rr_xstrdup(opts->path);
     s->readonly = readonly;
@@ -900,6 +923,10 @@ int rr_store_open(struct rr_store **out, const struct rr_store_opts *opts, char 
             snprintf(why, whylen, "not an rrload store (not an LMDB file)");
         else if (mrc == MDB_VERSION_MISMATCH)
             snprintf(why, whylen, "made by an incompatible LMDB version");
+        else if (mrc == ENOENT && !st_ok)
+            snprintf(why, whylen, "cannot create it: its directory does not exist");
+        else if (mrc == EACCES)
+            snprintf(why, whylen, "permission denied");
         else
             snprintf(why, whylen, "%s", rr_strerror(rc));
         goto fail;
@@ -984,6 +1011,8 @@ static void body_put(struct rr_store *s, const void *p, size_t len, struct rr_bo
     if (zrc == Z_OK && zlen < len) {
         s->z.p[0] = BODY_ZLIB;
         queue(s, DB_BODIES, OP_PUT_ONCE, key, 24, s->z.p, 1 + zlen);
+        if (s->z.cap > (16u << 20))
+            rr_buf_fini(&s->z); /* one huge body should not pin its buffer for the session */
     } else {
         struct op *o = op_new(s, DB_BODIES, OP_PUT_ONCE, key, 24);
         rr_buf_addc(&s->bytes, BODY_RAW);
@@ -1029,15 +1058,26 @@ struct xwalk {
     struct rr_buf scratch;
 };
 
+/* Names the record that failed to decode, for rr_store_errmsg(). */
+static void record_error(struct rr_store *s, const char *what, uint64_t id, const MDB_val *v,
+                         int rc)
+{
+    if (rc == RR_EVERSION)
+        set_msg(s,
+                "%s %" PRIu64 ": written by a newer rrload (record version %u; this rrload "
+                "reads up to %d)",
+                what, id, ((const uint8_t *)v->mv_data)[1], RR_REC_VERSION);
+    else
+        set_msg(s, "%s %" PRIu64 ": damaged record", what, id);
+}
+
 static int xwalk_one(struct rr_store *s, uint64_t id, MDB_val *v, void *ud)
 {
     struct xwalk *w = ud;
     struct rr_exchange x;
     int rc = rr_exchange_decode(v->mv_data, v->mv_size, &x, &w->scratch);
     if (rc) {
-        set_msg(s, "exchange %" PRIu64 ": %s", id,
-                rc == RR_EVERSION ? "written by a newer rrload (record version)"
-                                  : "damaged record");
+        record_error(s, "exchange", id, v, rc);
         return rc;
     }
     x.id = id;
@@ -1066,9 +1106,7 @@ static int cwalk_one(struct rr_store *s, uint64_t id, MDB_val *v, void *ud)
     struct rr_conn c;
     int rc = rr_conn_decode(v->mv_data, v->mv_size, &c);
     if (rc) {
-        set_msg(s, "connection %" PRIu64 ": %s", id,
-                rc == RR_EVERSION ? "written by a newer rrload (record version)"
-                                  : "damaged record");
+        record_error(s, "connection", id, v, rc);
         return rc;
     }
     c.id = id;

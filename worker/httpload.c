@@ -160,8 +160,8 @@ static void *user_main(void *arg)
         curl_off_t us = 0;
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
         curl_easy_getinfo(c, CURLINFO_TOTAL_TIME_T, &us);
-        char *err = error_text(cc, status, req.reason, url,
-                               cerr[0] ? cerr : curl_easy_strerror(cc));
+        char *err =
+            error_text(cc, status, req.reason, url, cerr[0] ? cerr : curl_easy_strerror(cc));
         pthread_mutex_lock(&h->lock);
         rr_wstats_record(h->stats, "GET", url_name(url), (double)us / 1000.0,
                          cc == CURLE_OK ? req.body : 0, err, rr_now_real_us());
@@ -312,6 +312,12 @@ void rr_httpload_free(struct rr_httpload **hp)
     pthread_mutex_destroy(&h->lock);
     free(h);
     *hp = NULL;
+}
+
+void rr_httpload_set_host(struct rr_httpload *h, const char *host)
+{
+    free(h->host);
+    h->host = rr_xstrdup(host);
 }
 
 void rr_httpload_bind(struct rr_httpload *h, struct rr_worker_load *load)

@@ -18,7 +18,11 @@
 #include "rr/util.h"
 #include "wk_int.h"
 
-enum wk_state { WK_READY, WK_SPAWNING, WK_RUNNING };
+enum wk_state {
+    WK_READY,
+    WK_SPAWNING,
+    WK_RUNNING
+};
 static const char *const state_names[] = {"ready", "spawning", "running"};
 
 struct wk {
@@ -30,6 +34,7 @@ struct wk {
     char endpoint[320];
     enum wk_state state;
     int acked;
+    int joined; /* acked at least once: from then on a lost master ends the worker */
     unsigned ready_sent;
     uint64_t next_ready, next_hb, next_stats;
     double last_spawn_ts;
@@ -40,7 +45,7 @@ struct wk {
     size_t ncls;
     struct rr_wstats *delta;
     int connected;
-    uint64_t down_since;    /* when the connection dropped, 0 while connected or before it */
+    uint64_t down_since;     /* when the connection dropped, 0 while connected or before it */
     uint64_t last_master_hb; /* 0 until the master sent one */
     uint64_t cpu_ticks, cpu_at;
     uint64_t sent_requests, sent_failures; /* over the whole session */
@@ -303,7 +308,8 @@ static void stop_users(struct wk *w, uint64_t timeout_us)
         w->running[i] = 0;
 }
 
-/* ---- receiving --------------------------------------------------------------------------------- */
+/* ---- receiving ---------------------------------------------------------------------------------
+ */
 
 static const msgpack_object *map_get(const msgpack_object *map, const char *key)
 {
@@ -370,8 +376,8 @@ static void on_spawn(struct wk *w, const msgpack_object *data)
     for (size_t i = 0; i < n; i++) {
         const msgpack_object *key = &ucc->via.map.ptr[i].key;
         double c = 0;
-        if (key->type != MSGPACK_OBJECT_STR ||
-            obj_number(&ucc->via.map.ptr[i].val, &c) != 0 || c < 0)
+        if (key->type != MSGPACK_OBJECT_STR || obj_number(&ucc->via.map.ptr[i].val, &c) != 0 ||
+            c < 0)
             continue;
         classes[k] = rr_xstrndup(key->via.str.ptr, key->via.str.size);
         counts[k] = c > 1e6 ? 1000000u : (unsigned)c;
@@ -379,8 +385,8 @@ static void on_spawn(struct wk *w, const msgpack_object *data)
     }
     if (host && host->type == MSGPACK_OBJECT_STR && host->via.str.size)
         hostz = rr_xstrndup(host->via.str.ptr, host->via.str.size);
-    int rc = w->load->spawn ? w->load->spawn(w->load->ud, (const char *const *)classes, counts,
-                                             k, hostz, running)
+    int rc = w->load->spawn ? w->load->spawn(w->load->ud, (const char *const *)classes, counts, k,
+                                             hostz, running)
                             : 0;
     if (rc != 0)
         rr_log(RR_LOG_ERR, "starting users failed: %s", rr_strerror(rc));
@@ -428,6 +434,7 @@ static int on_message(struct wk *w, const void *buf, size_t len)
             send_stats(w);
         }
         w->acked = 1;
+        w->joined = 1;
     } else if (strcmp(type, "spawn") == 0) {
         on_spawn(w, data);
     } else if (strcmp(type, "stop") == 0) {
@@ -451,7 +458,8 @@ static int on_message(struct wk *w, const void *buf, size_t len)
          * the old connection close, so the first try waits a moment */
         w->acked = 0;
         w->ready_sent = 0;
-        w->next_ready = now + 200000;
+        w->last_master_hb = 0; /* counted again from the next master heartbeat */
+        w->next_ready = now + 500000;
     } else if (strcmp(type, "heartbeat") == 0) {
         w->last_master_hb = now;
     } else {
@@ -480,13 +488,16 @@ static void on_monitor(struct wk *w)
         int was_down = w->down_since != 0;
         w->connected = 1;
         w->down_since = 0;
-        if (was_down && w->acked) {
+        if (was_down && w->joined) {
             /* the master we knew may be a new one that never heard of us: rejoin as ready */
             rr_log(RR_LOG_WARN, "reconnected to the master; joining again");
             stop_users(w, 0);
             w->state = WK_READY;
             w->last_spawn_ts = 0;
-            send_client_ready(w);
+            w->acked = 0;
+            w->ready_sent = 0;
+            w->next_ready = rr_now_mono_us();
+            w->last_master_hb = 0;
         }
     } else if (e == ZMQ_EVENT_DISCONNECTED) {
         rr_log(RR_LOG_WARN, "lost the connection to the master at %s", w->endpoint);
@@ -498,7 +509,8 @@ out:
     zmq_msg_close(&ep);
 }
 
-/* ---- the loop ---------------------------------------------------------------------------------- */
+/* ---- the loop ----------------------------------------------------------------------------------
+ */
 
 static uint64_t min_u64(uint64_t a, uint64_t b)
 {
@@ -529,8 +541,12 @@ int rr_worker_run(const struct rr_worker_opts *o, const struct rr_worker_load *l
         goto out;
     }
     rc = open_socket(&w);
-    if (rc != 0)
+    if (rc != 0) {
+        /* an address libzmq cannot parse is a usage error; it was logged */
+        if (rc == -EINVAL)
+            rc = RR_EUSAGE;
         goto out;
+    }
     cpu_percent(&w);
     rr_log(RR_LOG_INFO, "connecting to the master at %s as %s", w.endpoint, w.node_id);
 
@@ -548,14 +564,22 @@ int rr_worker_run(const struct rr_worker_opts *o, const struct rr_worker_load *l
         }
         if (!w.acked && now >= w.next_ready) {
             if (w.ready_sent > o->connect_retries) {
-                rr_log(RR_LOG_ERR, "no answer from the master at %s after %u tries",
-                       w.endpoint, w.ready_sent);
+                rr_log(RR_LOG_ERR, "no answer from the master at %s after %u tries", w.endpoint,
+                       w.ready_sent);
                 rc = RR_WORKER_NOT_ACKED;
                 break;
             }
-            if (w.ready_sent)
+            if (w.ready_sent) {
                 rr_log(RR_LOG_WARN, "Failed to connect to master %s, retry %u/%u", w.endpoint,
                        w.ready_sent, o->connect_retries);
+                /* a fresh connection each retry: a ROUTER that met our first message while it
+                 * still held an older connection with our identity parks the new connection
+                 * and never reads from it again */
+                close_socket(&w, 0);
+                rc = open_socket(&w);
+                if (rc != 0)
+                    break;
+            }
             send_client_ready(&w);
             w.ready_sent++;
             w.next_ready = now + o->connect_interval_us;
@@ -574,18 +598,18 @@ int rr_worker_run(const struct rr_worker_opts *o, const struct rr_worker_load *l
                 send_stats(&w);
                 w.next_stats = now + o->stats_interval_us;
             }
-            int lost = 0;
-            if (w.down_since && now - w.down_since >= o->master_timeout_us)
-                lost = 1;
-            if (w.last_master_hb && now - w.last_master_hb >= o->master_timeout_us)
-                lost = 1;
-            if (lost) {
-                rr_log(RR_LOG_ERR, "the master at %s is gone (%.0f s without it); stopping",
-                       w.endpoint, (double)o->master_timeout_us / 1e6);
-                stop_users(&w, 0);
-                rc = RR_WORKER_LOST;
-                break;
-            }
+        }
+        int lost = 0;
+        if (w.joined && w.down_since && now - w.down_since >= o->master_timeout_us)
+            lost = 1;
+        if (w.last_master_hb && now - w.last_master_hb >= o->master_timeout_us)
+            lost = 1;
+        if (lost) {
+            rr_log(RR_LOG_ERR, "the master at %s is gone (%.0f s without it); stopping", w.endpoint,
+                   (double)o->master_timeout_us / 1e6);
+            stop_users(&w, 0);
+            rc = RR_WORKER_LOST;
+            break;
         }
 
         uint64_t wake = now + 100000; /* the interrupt flag is polled too */

@@ -9,8 +9,8 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static int sink(void *ud, struct rr_exchange *x, const uint8_t *rq, size_t rql,
-                const uint8_t *rs, size_t rsl)
+static int sink(void *ud, struct rr_exchange *x, const uint8_t *rq, size_t rql, const uint8_t *rs,
+                size_t rsl)
 {
     *(size_t *)ud += fuzz_touch(x, rq, rql, rs, rsl);
     return 0;

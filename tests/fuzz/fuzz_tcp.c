@@ -34,7 +34,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct rr_rec_stats st;
     struct rr_tcp *t = NULL;
     size_t sum = 0;
-    struct rr_tcp_cb cb = {on_data, on_gap, on_end, &sum};
+    struct rr_tcp_cb cb = {on_data, on_gap, NULL, on_end, &sum};
     uint64_t ts = 1;
     rr_rec_opts_default(&o);
     o.max_conn_buffered = 64;
@@ -53,8 +53,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         pk.sport = (uint16_t)(dir ? 80 : 1000 + (data[0] >> 6 & 1));
         pk.dport = (uint16_t)(dir ? 1000 : 80);
         pk.flags = data[0] & 0x3f;
-        pk.seq = (uint32_t)data[1] << 24 | (uint32_t)data[2] << 16 | (uint32_t)data[3] << 8 | data[4];
-        pk.ack = (uint32_t)data[5] << 24 | (uint32_t)data[6] << 16 | (uint32_t)data[7] << 8 | data[8];
+        pk.seq =
+            (uint32_t)data[1] << 24 | (uint32_t)data[2] << 16 | (uint32_t)data[3] << 8 | data[4];
+        pk.ack =
+            (uint32_t)data[5] << 24 | (uint32_t)data[6] << 16 | (uint32_t)data[7] << 8 | data[8];
         size_t n = data[9];
         data += 10;
         size -= 10;

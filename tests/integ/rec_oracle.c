@@ -205,8 +205,18 @@ static int run_one(const char *dir, const char *name, struct totals *t, int stri
         n++;
         if (h2)
             t->h2n++;
+        if (hit && !h2) {
+            /* HTTP/1: in order per connection. The previous match on this connection must
+             * come earlier in our output. */
+            for (struct got *e = hit + 1; e < g.v + g.n; e++) {
+                if (e->used && e->stream == 0 && strcmp(e->conn, conn) == 0) {
+                    printf("ORDER %s #%zu %s: recorded after a later exchange\n", base, i, conn);
+                    hit = NULL;
+                    break;
+                }
+            }
+        }
         if (hit) {
-            /* Everything before the hit on this connection was skipped for good. */
             hit->used = 1;
             ok++;
             if (h2)
@@ -216,6 +226,9 @@ static int run_one(const char *dir, const char *name, struct totals *t, int stri
         const char *why_ok = allowed(base, (long long)i);
         if (why_ok)
             t->allowed++;
+        if (why_ok && near && streq(js(o, "method"), near->method) &&
+            streq(js(o, "uri"), near->uri))
+            near->used = 1;
         printf("%s%s #%zu %s: %s %s host=%s status=%lld req=%lld resp=%lld\n",
                why_ok ? "ALLOWED " : (h2 && !strict_h2 ? "PENDING-H2 " : "MISMATCH "), base, i,
                conn, js(o, "method") ? js(o, "method") : "-", js(o, "uri") ? js(o, "uri") : "-",
@@ -225,6 +238,11 @@ static int run_one(const char *dir, const char *name, struct totals *t, int stri
         if (why_ok)
             printf("    reason: %.*s\n", (int)strcspn(why_ok, "\n"), why_ok);
     }
+    for (i = 0; i < g.n; i++)
+        if (!g.v[i].used) {
+            printf("EXTRA %s (not in the oracle)", base);
+            show_got("", &g.v[i]);
+        }
     printf("%-50s %lld/%lld\n", name, ok, n);
     t->n += n;
     t->ok += ok;

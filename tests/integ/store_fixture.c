@@ -1,13 +1,15 @@
 /* store_fixture.c -- Writes the store files the integration tests show: a sample recording,
  * and the damaged, foreign and newer files rrload must refuse with one line.
  *
- * usage: store_fixture sample|damaged|foreign|emptylmdb|newer PATH */
+ * usage: store_fixture sample|damaged|newrecord|foreign|emptylmdb|newer PATH */
 #include <lmdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../store/store_int.h"
 #include "rr/store.h"
+#include "rr/util.h"
 
 static struct rr_view V(const char *s) {
     return rr_view_of(s, strlen(s));
@@ -98,14 +100,15 @@ static int sample(const char *path)
     return rr_store_close(&s) ? 1 : 0;
 }
 
-/* Flips a byte inside the value of exchange 3, the way a bad disk or a bad copy would. */
-static int damage(const char *path)
+/* Flips a byte inside the value of exchange 3, the way a bad disk or a bad copy would; or,
+ * with newer set, makes exchange 2 a well-formed record of the next record version. */
+static int damage(const char *path, int newer)
 {
     MDB_env *env;
     MDB_txn *t;
     MDB_dbi dbi;
     MDB_val k, v;
-    uint8_t key[8] = {0, 0, 0, 0, 0, 0, 0, 3};
+    uint8_t key[8] = {0, 0, 0, 0, 0, 0, 0, newer ? 2 : 3};
     int rc = mdb_env_create(&env);
     if (!rc)
         rc = mdb_env_set_maxdbs(env, 8);
@@ -125,7 +128,15 @@ static int damage(const char *path)
     }
     uint8_t *copy = malloc(v.mv_size);
     memcpy(copy, v.mv_data, v.mv_size);
-    copy[v.mv_size / 2] ^= 0x40;
+    if (newer) {
+        uint32_t c;
+        copy[1] = RR_REC_VERSION + 1;
+        c = (uint32_t)rr_hash64(copy, v.mv_size - 4, RR_REC_CHECK_SEED);
+        for (int i = 0; i < 4; i++)
+            copy[v.mv_size - 4 + (size_t)i] = (uint8_t)(c >> (24 - 8 * i));
+    } else {
+        copy[v.mv_size / 2] ^= 0x40;
+    }
     v.mv_data = copy;
     rc = mdb_put(t, dbi, &k, &v, 0);
     if (!rc)
@@ -168,14 +179,17 @@ static int newer(const char *path)
 int main(int argc, char **argv)
 {
     if (argc != 3) {
-        fprintf(stderr, "usage: store_fixture sample|damaged|foreign|emptylmdb|newer PATH\n");
+        fprintf(stderr,
+                "usage: store_fixture sample|damaged|newrecord|foreign|emptylmdb|newer PATH\n");
         return 2;
     }
     const char *kind = argv[1], *path = argv[2];
     if (strcmp(kind, "sample") == 0)
         return sample(path);
     if (strcmp(kind, "damaged") == 0)
-        return sample(path) || damage(path);
+        return sample(path) || damage(path, 0);
+    if (strcmp(kind, "newrecord") == 0)
+        return sample(path) || damage(path, 1);
     if (strcmp(kind, "foreign") == 0)
         return foreign(path, 1);
     if (strcmp(kind, "emptylmdb") == 0)

@@ -44,4 +44,16 @@ done
 "$R" record -q -r "$SEEDS/eth.pcap" --max-exchanges 1 -o "$D/m.db" || { echo "FAIL max-exchanges exit"; fail=1; }
 n=$("$R" show "$D/m.db" exchanges --json | grep -c '"id"')
 [ "$n" -eq 1 ] || { echo "FAIL max-exchanges: $n stored, want 1"; fail=1; }
+# packets cut by the snaplen: the exchanges say so
+"$R" record -q -r "$SEEDS/raw-snaplen.pcap" -o "$D/s.db" || { echo "FAIL snaplen exit"; fail=1; }
+"$R" show "$D/s.db" exchanges --json | grep -q '"truncated"' ||
+    { echo "FAIL snaplen: no exchange flagged truncated"; fail=1; }
+# the bundled samples: every exchange of the table in samples/README.md, none incomplete
+for pair in features-h1:18 lookups:60 mix-123:125 shop-h1:111 shop-h2c:40; do
+    f=${pair%%:*}; want=${pair##*:}
+    [ -f "$RR_SOURCE_ROOT/samples/$f.pcap" ] || continue
+    "$R" record -r "$RR_SOURCE_ROOT/samples/$f.pcap" -o "$D/$f.db" 2>"$D/err"
+    grep -q "^exchanges: $want (incomplete 0," "$D/err" ||
+        { echo "FAIL sample $f: want $want complete exchanges"; head -1 "$D/err"; fail=1; }
+done
 exit $fail

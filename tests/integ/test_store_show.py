@@ -16,7 +16,7 @@ failures = []
 
 def run(*args, cwd=None, env=None):
     p = subprocess.run([RRLOAD, *args], capture_output=True, text=True, cwd=cwd, timeout=20,
-                       env=env)
+                       env=env, errors="replace")
     return p.returncode, p.stdout, p.stderr
 
 
@@ -155,6 +155,12 @@ def main():
             rc, out, err = run("show", damaged, *view)
             check(rc == 2 and err == f"rrload: {damaged}: exchange 3: damaged record\n",
                   f"damaged {view}: {rc} {err!r}")
+        newrec = os.path.join(tmp, "newrecord.db")
+        fixture("newrecord", newrec)
+        rc, out, err = run("show", newrec)
+        check(rc == 2 and err == f"rrload: {newrec}: exchange 2: written by a newer rrload "
+              "(record version 2; this rrload reads up to 1)\n", f"newer record: {rc} {err!r}")
+        check(len(out.splitlines()) == 2, f"the record before the newer one is shown: {out}")
 
         # Garbage over whole LMDB pages or flipped bits anywhere: LMDB has no checksums and
         # follows what it reads, so this checks that no damage makes rrload crash.

@@ -6,6 +6,8 @@ usage: test_worker.py SCENARIO DEMO_TARGET_EXE LOCUSTFILE
             the master's exit code is 1
   kill      one worker SIGKILLed mid-run (the master notices, the other goes on), then the
             master SIGKILLed (the remaining worker stops its users and exits 1 in time)
+  plan      two workers replaying a stored plan: classes named like flows run those flows,
+            counts agree with the target's log, failures and exit code as above
   webui     a web-UI master driven by its HTTP API: swarm, stop (workers rejoin as ready),
             swarm again, SIGTERM (workers send their final stats and exit 0)
 Exit 77 when locust is not installed.
@@ -99,7 +101,7 @@ def read_csv(path):
 def scenario_headless(ps, target):
     mp = free_port()
     master = ps.start("master", master_args(mp, [
-        "--headless", "--expect-workers", "2", "-u", "4", "-r", "4", "-t", "4s",
+        "--headless", "--expect-workers", "2", "-u", "4", "-r", "4", "-t", "3s",
         "--csv", "m", "-H", target.url]))
     urls = ["/", "/status/500", "/api/items?page=1"]
     w1 = ps.start("w1", worker_args(mp, urls))
@@ -179,6 +181,66 @@ def scenario_kill(ps, target):
     print("ok kill: master noticed, survivor gave up after %.1f s" % took)
 
 
+PLAN = """rrload-plan 1
+host "http://127.0.0.1:1"
+wait none
+
+flow "RrloadUser" weight 3
+  step "/" GET "/"
+  end
+  step "/status/500" GET "/status/500"
+  end
+end
+
+flow "RrloadApiUser" weight 1
+  step "/api/items" GET "/api/items?page=1"
+  end
+end
+"""
+
+
+def scenario_plan(ps, target):
+    db = os.path.join(ps.tmp, "shop.db")
+    plan = os.path.join(ps.tmp, "plan.txt")
+    with open(plan, "w") as f:
+        f.write(PLAN)
+    pcap = os.path.join(os.environ["RR_SOURCE_ROOT"], "samples", "shop-h1.pcap")
+    subprocess.run([RRLOAD, "record", "-r", pcap, "-o", db], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run([RRLOAD, "plan", db, "import", plan], check=True)
+    mp = free_port()
+    master = ps.start("master", master_args(mp, [
+        "--headless", "--expect-workers", "2", "-u", "4", "-r", "4", "-t", "3s",
+        "--csv", "m", "-H", target.url]))
+    w1 = ps.start("w1", [RRLOAD, "worker", db, "--master-host", "127.0.0.1",
+                         "--master-port", str(mp)])
+    w2 = ps.start("w2", [RRLOAD, "worker", plan, "--master-host", "127.0.0.1",
+                         "--master-port", str(mp)])
+    rc = master.wait(timeout=25)
+    r1, r2 = w1.wait(timeout=5), w2.wait(timeout=5)
+    mout = ps.output("master")
+    assert r1 == 0 and r2 == 0, (r1, r2, ps.output("w1"), ps.output("w2"))
+    assert rc == 1, "master exit code %d\n%s" % (rc, mout)
+    assert '"RrloadApiUser": 1, "RrloadUser": 3' in mout, mout
+    (n1, f1), (n2, f2) = reported(ps.output("w1")), reported(ps.output("w2"))
+    rows = {(r["Type"], r["Name"]): r for r in read_csv(os.path.join(ps.tmp, "m_stats.csv"))}
+    master_n = int(rows[("", "Aggregated")]["Request Count"])
+    assert master_n == n1 + n2 and n1 > 0 and n2 > 0, (master_n, n1, n2)
+    assert int(rows[("", "Aggregated")]["Failure Count"]) == f1 + f2
+    target.stop()
+    got = len(target.log_lines())
+    assert 0 <= got - master_n <= 4, "target received %d, master counted %d" % (got, master_n)
+    # the flows ran under their classes: all three steps were requested, the 500s failed
+    for name in ("/", "/status/500", "/api/items"):
+        assert int(rows[("GET", name)]["Request Count"]) > 0, (name, rows.keys())
+    assert rows[("GET", "/status/500")]["Failure Count"] == rows[("GET", "/status/500")][
+        "Request Count"]
+    fails = read_csv(os.path.join(ps.tmp, "m_failures.csv"))
+    assert any(f["Name"] == "/status/500" and "500 Server Error" in f["Error"] for f in fails), \
+        fails
+    print("ok plan: workers %d + %d = master %d, target %d" % (n1, n2, master_n, got))
+
+
 def http(url, data=None):
     body = urllib.parse.urlencode(data).encode() if data is not None else None
     with urllib.request.urlopen(url, data=body, timeout=5) as r:
@@ -240,7 +302,7 @@ def main():
     try:
         target.start()
         {"headless": scenario_headless, "kill": scenario_kill,
-         "webui": scenario_webui}[scenario](ps, target)
+         "webui": scenario_webui, "plan": scenario_plan}[scenario](ps, target)
         for p in ps.procs:
             out = ps.output(p.name)
             assert "Sanitizer" not in out and "runtime error" not in out, p.name + ":\n" + out

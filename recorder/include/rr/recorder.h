@@ -29,25 +29,26 @@ struct rr_rec_sink {
 };
 
 struct rr_rec_opts {
-    size_t max_conns;      /* tracked TCP connections; the least recently active is evicted */
-    size_t max_buffered;   /* out-of-order bytes held over all connections */
+    size_t max_conns;         /* tracked TCP connections; the least recently active is evicted */
+    size_t max_buffered;      /* out-of-order bytes held over all connections */
     size_t max_conn_buffered; /* out-of-order bytes held per direction */
-    uint64_t idle_us;      /* a connection quiet this long (capture time) is ended */
-    size_t max_body;       /* body bytes kept per message (longer ones are counted) */
-    size_t max_pending;    /* requests waiting for their response per connection */
-    uint64_t max_exchanges; /* stop after this many (0: no limit) */
+    uint64_t idle_us;         /* a connection quiet this long (capture time) is ended */
+    size_t max_body;          /* body bytes kept per message (longer ones are counted) */
+    size_t max_pending;       /* requests waiting for their response per connection */
+    uint64_t max_exchanges;   /* stop after this many (0: no limit) */
 };
 
 /* Counters for the summary. */
 struct rr_rec_stats {
-    uint64_t packets, bytes;       /* frames and captured bytes seen */
+    uint64_t packets, bytes; /* frames and captured bytes seen */
     uint64_t exchanges, incomplete, no_response, no_request;
     uint64_t conns, http_conns, h2_conns, nonhttp_conns, h2_pending_conns;
     uint64_t gaps, gap_bytes;
     uint64_t skip_link, skip_nonip, skip_nontcp, skip_frag, skip_malformed, skip_snaplen;
     uint64_t conns_evicted_idle, conns_evicted_cap, ooo_dropped_bytes, ooo_forced_flushes;
     uint64_t parse_errors, body_capped;
-    uint64_t kernel_drops, if_drops; /* live capture only (pcap_stats) */
+    uint64_t h2_pushes, h2_resets, h2_errors; /* prior-knowledge h2 connections */
+    uint64_t kernel_drops, if_drops;          /* live capture only (pcap_stats) */
 };
 
 struct rr_rec;
@@ -75,12 +76,12 @@ void rr_rec_store_sink(struct rr_rec_sink *out, struct rr_store *s);
 
 /* --- capture sources (pcap_src.c) --- */
 struct rr_rec_src_opts {
-    const char *file;  /* -r: pcap or pcapng; "-" for stdin */
-    const char *iface; /* -i: live */
-    const char *bpf;   /* -f */
-    uint64_t duration_us; /* live: stop after this long (0: until stopped) */
-    int progress;      /* print a progress line on stderr */
-    int quiet;         /* live: do not say on stderr when the capture has started */
+    const char *file;            /* -r: pcap or pcapng; "-" for stdin */
+    const char *iface;           /* -i: live */
+    const char *bpf;             /* -f */
+    uint64_t duration_us;        /* live: stop after this long (0: until stopped) */
+    int progress;                /* print a progress line on stderr */
+    int quiet;                   /* live: do not say on stderr when the capture has started */
     volatile sig_atomic_t *stop; /* set by a signal handler: stop and commit */
 };
 /* Checks that a file is a capture the recorder reads (before a store is created for it). */
@@ -88,7 +89,6 @@ int rr_rec_probe_file(const char *path, char *why, size_t whylen) RR_WUR;
 /* Reads the whole source into r. On bad input returns RR_EPARSE (or -ENOENT, RR_ELIMIT for an
  * unsupported link type, RR_ETRUNC for a truncated file) with one line in why. What was read
  * before a truncation has been fed (call rr_rec_finish). */
-int rr_rec_run(struct rr_rec *r, const struct rr_rec_src_opts *o, char *why,
-               size_t whylen) RR_WUR;
+int rr_rec_run(struct rr_rec *r, const struct rr_rec_src_opts *o, char *why, size_t whylen) RR_WUR;
 
 #endif

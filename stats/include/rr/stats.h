@@ -11,9 +11,9 @@
 #ifndef RR_STATS_H
 #define RR_STATS_H
 
-#include <stdio.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "rr/buf.h"
 #include "rr/err.h"
@@ -118,13 +118,20 @@ void rr_sha256_hex(const void *p, size_t n, char out[65]);
 /* STATS_NAME_WIDTH for an output: 80 unless fd is a terminal (then columns - 80, 0..80). */
 int rr_stats_name_width(int fd);
 /* print_stats: the request table; current selects windowed req/s (periodic) vs whole-run. */
-void rr_stats_print_table(const struct rr_stats *s, int name_width, int current, struct rr_buf *out);
+void rr_stats_print_table(const struct rr_stats *s, int name_width, int current,
+                          struct rr_buf *out);
 /* print_percentile_stats: "Response time percentiles (approximated)". */
 void rr_stats_print_percentiles(const struct rr_stats *s, int name_width, struct rr_buf *out);
 /* print_error_report; prints nothing without failures. */
 void rr_stats_print_errors(const struct rr_stats *s, int name_width, struct rr_buf *out);
 /* The three final blocks, as Locust prints them at shutdown. */
 void rr_stats_print_summary(const struct rr_stats *s, int name_width, struct rr_buf *out);
+
+/* One log line as Locust's logging prints it (stderr):
+ * "[2026-11-26 23:11:58,035] host/INFO/locust.main: Shutting down (exit code 1)" with local
+ * time. logger is e.g. "locust.main" or "locust.runners"; the texts are in docs/stats.md. */
+void rr_stats_log(struct rr_buf *out, double now, const char *level, const char *logger,
+                  const char *fmt, ...) RR_PRINTF(5, 6);
 
 /* ---- CSV (--csv PREFIX) ---- */
 void rr_stats_csv_stats(const struct rr_stats *s, struct rr_buf *out);
@@ -138,7 +145,7 @@ extern const char rr_stats_csv_exceptions_header[];
  * and rewrites PREFIX_stats.csv / _failures.csv. At exit rr_report_finish writes every file to
  * completion. */
 struct rr_report_opts {
-    const char *csv_prefix;   /* NULL: no CSV */
+    const char *csv_prefix; /* NULL: no CSV */
     int csv_full_history;
     const char *html_path;    /* NULL: no HTML */
     const char *host;         /* shown in the HTML report */
@@ -152,15 +159,20 @@ void rr_report_free(struct rr_report **r);
 void rr_report_clear_history(struct rr_report *r);
 int rr_report_tick(struct rr_report *r, const struct rr_stats *total, double now, int user_count);
 /* Final rewrite of the CSV files, and the HTML report. Returns the first error. */
-int rr_report_finish(struct rr_report *r, const struct rr_stats *total, double now,
-                     int user_count);
+int rr_report_finish(struct rr_report *r, const struct rr_stats *total, double now, int user_count);
 /* The HTML report of total with the collected history. */
 void rr_report_html(const struct rr_report *r, const struct rr_stats *total, struct rr_buf *out);
 
 /* ---- JSON ---- */
-/* Final stats as JSON (--json): an array of entries as Locust's --json, Aggregated last. */
+/* Final stats as JSON (--json, on stdout), as Locust's serialize_stats: an array of the
+ * entries with requests or failures, in creation order, without Aggregated, each with exactly
+ * the wire fields (response_times and the per-second dicts keyed by strings; the per-second
+ * dicts hold the last 64 seconds). */
 void rr_stats_json(const struct rr_stats *s, struct rr_buf *out);
-/* A run record: parameters (a JSON object text or NULL), final stats and the history. */
+/* A run record: parameters (a JSON object text or NULL), host, script, command line,
+ * start/end time, "stats" (every entry sorted as the tables, Aggregated last, with the wire
+ * fields plus median/avg/total_rps/fail_ratio/percentiles/percentiles_exact in ms),
+ * "failures" and "history" (one sample per tick). Store it with rr_store_run_add. */
 void rr_report_run_json(const struct rr_report *r, const struct rr_stats *total,
                         const char *params_json, struct rr_buf *out);
 
@@ -180,6 +192,12 @@ struct rr_stats_checks {
     double rps;             /* --check-rps; < 0: off */
 };
 void rr_stats_checks_init(struct rr_stats_checks *c);
+/* Parses one option into c: opt is "--exit-code-on-error" (0..255), "--check-fail-ratio"
+ * (0.01 or 1%), "--check-p95" (500ms, 0.5s, or a bare number of ms) or "--check-rps" (a
+ * number). Returns 0, RR_ENOTFOUND for another option, or RR_EUSAGE with a one-line reason in
+ * why. */
+int rr_stats_checks_parse(struct rr_stats_checks *c, const char *opt, const char *val, char *why,
+                          size_t whylen) RR_WUR;
 /* Returns the exit code the run earns; appends one message per missed threshold to msgs. */
 int rr_stats_exit_code(const struct rr_stats *total, const struct rr_stats_checks *c,
                        struct rr_buf *msgs);

@@ -96,3 +96,10 @@ open("h1/upgrade", "wb").write(hrec(0, b"GET / HTTP/1.1\r\nHost: h\r\nConnection
                                + hrec(0, b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00"))
 open("h1/close", "wb").write(hrec(0, b"HEAD / HTTP/1.0\r\n\r\nGET /x HTTP/1.0\r\n\r\n")
                              + hrec(1, b"HTTP/1.0 200 OK\r\nContent-Length: 5\r\n\r\nHTTP/1.0 200 OK\r\n\r\nbody"))
+open("h1/tunnel", "wb").write(hrec(0, b"CONNECT example:80 HTTP/1.1\r\nHost: example:80\r\n\r\n")
+                              + hrec(1, b"HTTP/1.1 200 Connection established\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00")
+                              + hrec(0, b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00"
+                                     b"\x00\x00\x03\x01\x05\x00\x00\x00\x01\x82\x84\x86")
+                              + hrec(1, b"\x00\x00\x01\x01\x04\x00\x00\x00\x01\x88\x00\x00\x02\x00\x01\x00\x00\x00\x01hi"))
+open("h1/lenient", "wb").write(hrec(0, b"OPTIONS\r\nHost: h\r\n\r\nCCM_POST / HTTP/1.1\r\nHost: h\r\n\r\nGET /x HTTP/1.\r\n\r\n")
+                               + hrec(1, b"HTTP/1.1 400 Bad\r\nContent-Length: 0\r\n\r\n" * 3))

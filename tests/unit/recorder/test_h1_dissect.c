@@ -35,8 +35,8 @@ static void cp(char *dst, size_t cap, struct rr_view v)
     dst[n] = 0;
 }
 
-static int on_x(void *ud, struct rr_exchange *x, const uint8_t *rq, size_t rql,
-                const uint8_t *rs, size_t rsl)
+static int on_x(void *ud, struct rr_exchange *x, const uint8_t *rq, size_t rql, const uint8_t *rs,
+                size_t rsl)
 {
     struct col *c = ud;
     assert_true(c->n < 16);
@@ -81,10 +81,12 @@ static void test_pipelining(void **state)
 {
     struct col c;
     struct rr_h1d *d = mk(&c, 0);
-    feed(d, 0, "GET /a HTTP/1.1\r\nHost: h\r\n\r\nGET /b HTTP/1.1\r\nHost: h\r\n\r\n"
-               "POST /c HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nxyz");
-    feed(d, 1, "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nA"
-               "HTTP/1.1 404 Not Found\r\nContent-Length: 2\r\n\r\nBB");
+    feed(d, 0,
+         "GET /a HTTP/1.1\r\nHost: h\r\n\r\nGET /b HTTP/1.1\r\nHost: h\r\n\r\n"
+         "POST /c HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nxyz");
+    feed(d, 1,
+         "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nA"
+         "HTTP/1.1 404 Not Found\r\nContent-Length: 2\r\n\r\nBB");
     assert_int_equal(c.n, 2);
     feed(d, 1, "HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n");
     done(&d);
@@ -103,10 +105,12 @@ static void test_chunked_trailers(void **state)
 {
     struct col c;
     struct rr_h1d *d = mk(&c, 0);
-    feed(d, 0, "POST /up HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
-               "3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n");
-    feed(d, 1, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-Sum\r\n\r\n"
-               "4\r\nwxyz\r\n0\r\nX-Sum: 1\r\n\r\n");
+    feed(d, 0,
+         "POST /up HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+         "3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n");
+    feed(d, 1,
+         "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-Sum\r\n\r\n"
+         "4\r\nwxyz\r\n0\r\nX-Sum: 1\r\n\r\n");
     done(&d);
     assert_int_equal(c.n, 1);
     assert_int_equal(c.x[0].req_len, 5);
@@ -134,11 +138,13 @@ static void test_head_304(void **state)
 {
     struct col c;
     struct rr_h1d *d = mk(&c, 0);
-    feed(d, 0, "HEAD /x HTTP/1.1\r\nHost: h\r\n\r\nGET /y HTTP/1.1\r\nHost: h\r\n"
-               "If-None-Match: \"e\"\r\n\r\nGET /z HTTP/1.1\r\nHost: h\r\n\r\n");
-    feed(d, 1, "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n"
-               "HTTP/1.1 304 Not Modified\r\nContent-Length: 1000\r\n\r\n"
-               "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    feed(d, 0,
+         "HEAD /x HTTP/1.1\r\nHost: h\r\n\r\nGET /y HTTP/1.1\r\nHost: h\r\n"
+         "If-None-Match: \"e\"\r\n\r\nGET /z HTTP/1.1\r\nHost: h\r\n\r\n");
+    feed(d, 1,
+         "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n"
+         "HTTP/1.1 304 Not Modified\r\nContent-Length: 1000\r\n\r\n"
+         "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
     done(&d);
     assert_int_equal(c.n, 3);
     assert_int_equal(c.x[0].resp_len, 0);
@@ -165,10 +171,12 @@ static void test_upgrade_websocket(void **state)
 {
     struct col c;
     struct rr_h1d *d = mk(&c, 0);
-    feed(d, 0, "GET /ws HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"
-               "\x81\x05hello");
-    feed(d, 1, "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n"
-               "Upgrade: websocket\r\n\r\n\x81\x02hi");
+    feed(d, 0,
+         "GET /ws HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"
+         "\x81\x05hello");
+    feed(d, 1,
+         "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n"
+         "Upgrade: websocket\r\n\r\n\x81\x02hi");
     feed(d, 0, "GET /not-http HTTP/1.1\r\n\r\n");
     done(&d);
     assert_int_equal(c.n, 1);
@@ -180,10 +188,12 @@ static void test_upgrade_refused(void **state)
 {
     struct col c;
     struct rr_h1d *d = mk(&c, 0);
-    feed(d, 0, "GET /a HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: foo\r\n\r\n"
-               "GET /b HTTP/1.1\r\nHost: h\r\n\r\n");
-    feed(d, 1, "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\na"
-               "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nb");
+    feed(d, 0,
+         "GET /a HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: foo\r\n\r\n"
+         "GET /b HTTP/1.1\r\nHost: h\r\n\r\n");
+    feed(d, 1,
+         "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\na"
+         "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nb");
     done(&d);
     assert_int_equal(c.n, 2);
     assert_string_equal(c.x[1].target, "/b");
@@ -207,7 +217,8 @@ static void test_gzip(void **state)
     size_t zl = sizeof(z) - zs.avail_out;
     deflateEnd(&zs);
     char hdr[128];
-    snprintf(hdr, sizeof(hdr), "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: %zu\r\n\r\n", zl);
+    snprintf(hdr, sizeof(hdr),
+             "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: %zu\r\n\r\n", zl);
     feed(d, 0, "GET / HTTP/1.1\r\nHost: h\r\n\r\n");
     feed(d, 1, hdr);
     assert_int_equal(rr_h1d_feed(d, RR_DIR_S2C, z, zl, 1), 0);
@@ -243,6 +254,26 @@ static void test_gap_resync(void **state)
     assert_string_equal(c.x[2].resp, "3");
 }
 
+static void test_client_gap(void **state)
+{
+    struct col c;
+    struct rr_h1d *d = mk(&c, 0);
+    feed(d, 0, "GET /1 HTTP/1.1\r\nHost: h\r\n\r\n");
+    feed(d, 1, "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n1");
+    /* GET /2 is lost whole; its answer starts while GET /3 is still being sent. */
+    assert_int_equal(rr_h1d_gap(d, RR_DIR_C2S, 30, 1), 0);
+    feed(d, 0, "GET /3 HTTP/1.1\r\nHo");
+    feed(d, 1, "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n2");
+    feed(d, 0, "st: h\r\n\r\n");
+    feed(d, 1, "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n3");
+    done(&d);
+    assert_int_equal(c.n, 3);
+    assert_string_equal(c.x[1].target, "/3");
+    assert_string_equal(c.x[1].resp, "3");
+    assert_string_equal(c.x[2].method, ""); /* the answer to the lost request, alone */
+    assert_string_equal(c.x[2].resp, "2");
+}
+
 static void test_midstream(void **state)
 {
     struct col c;
@@ -270,15 +301,71 @@ static void test_lenient_request_line(void **state)
     assert_int_equal(c.x[0].status, 405);
 }
 
+#ifdef RR_HAVE_H2D
+static void feedn(struct rr_h1d *d, int dir, const char *s, size_t n)
+{
+    assert_int_equal(rr_h1d_feed(d, (enum rr_dir)dir, (const uint8_t *)s, n, 1), 0);
+}
+
+/* Upgrade: h2c answered by 101: the request is its own HTTP/1.1 exchange and stream 1's
+ * response comes as h2. */
+static void test_upgrade_h2c(void **state)
+{
+    static const char preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\4\0\0\0\0\0";
+    static const char server[] = "\0\0\0\4\0\0\0\0\0"     /* SETTINGS */
+                                 "\0\0\1\1\4\0\0\0\1\x88" /* HEADERS :status 200 */
+                                 "\0\0\2\0\1\0\0\0\1ok";  /* DATA, END_STREAM */
+    struct col c;
+    struct rr_h1d *d = mk(&c, 0);
+    feed(d, 0,
+         "GET /up HTTP/1.1\r\nHost: h\r\nConnection: Upgrade, HTTP2-Settings\r\n"
+         "Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n");
+    feed(d, 1, "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n");
+    feedn(d, 0, preface, sizeof(preface) - 1);
+    feedn(d, 1, server, sizeof(server) - 1);
+    done(&d);
+    assert_int_equal(c.n, 2);
+    assert_int_equal(c.x[0].status, 101);
+    assert_string_equal(c.x[1].target, "/up");
+    assert_int_equal(c.x[1].status, 200);
+    assert_string_equal(c.x[1].resp, "ok");
+}
+
+/* h2 with prior knowledge inside a CONNECT tunnel. */
+static void test_connect_tunnel_h2(void **state)
+{
+    static const char preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\4\0\0\0\0\0"
+                                  "\0\0\3\1\5\0\0\0\1\x82\x84\x86"; /* GET / http, END_STREAM */
+    static const char server[] = "\0\0\0\4\0\0\0\0\0\0\0\1\1\4\0\0\0\1\x88"
+                                 "\0\0\2\0\1\0\0\0\1hi";
+    struct col c;
+    struct rr_h1d *d = mk(&c, 0);
+    feed(d, 0, "CONNECT example:80 HTTP/1.1\r\nHost: example:80\r\n\r\n");
+    feed(d, 1, "HTTP/1.1 200 Connection established\r\n\r\n");
+    feedn(d, 1, server, 9); /* the server's SETTINGS may come first */
+    feedn(d, 0, preface, sizeof(preface) - 1);
+    feedn(d, 1, server + 9, sizeof(server) - 1 - 9);
+    done(&d);
+    assert_int_equal(c.n, 2);
+    assert_string_equal(c.x[0].method, "CONNECT");
+    assert_int_equal(c.x[0].status, 200);
+    assert_string_equal(c.x[1].method, "GET");
+    assert_string_equal(c.x[1].resp, "hi");
+}
+#endif
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_pipelining),     cmocka_unit_test(test_chunked_trailers),
-        cmocka_unit_test(test_100_continue),   cmocka_unit_test(test_head_304),
+        cmocka_unit_test(test_pipelining),      cmocka_unit_test(test_chunked_trailers),
+        cmocka_unit_test(test_100_continue),    cmocka_unit_test(test_head_304),
         cmocka_unit_test(test_close_delimited), cmocka_unit_test(test_upgrade_websocket),
         cmocka_unit_test(test_upgrade_refused), cmocka_unit_test(test_gzip),
-        cmocka_unit_test(test_gap_resync),     cmocka_unit_test(test_midstream),
-        cmocka_unit_test(test_lenient_request_line),
+        cmocka_unit_test(test_gap_resync),      cmocka_unit_test(test_midstream),
+        cmocka_unit_test(test_client_gap),      cmocka_unit_test(test_lenient_request_line),
+#ifdef RR_HAVE_H2D
+        cmocka_unit_test(test_upgrade_h2c),     cmocka_unit_test(test_connect_tunnel_h2),
+#endif
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -855,6 +855,46 @@ static void test_gap_inside_data(void **state)
     wire_fini(&w);
 }
 
+/* A server GOAWAY: the streams above its last stream id were never processed and finish at
+ * once, without waiting for the end of the connection. */
+static void test_goaway(void **state)
+{
+    struct wire w;
+    static struct sink_state st;
+    struct rr_dissect_sink sink = {on_x, &st};
+    struct rr_h2d *d = NULL;
+    const uint8_t *p;
+    ssize_t n;
+
+    wire_init(&w, 0, 0);
+    int32_t a = request(&w, "GET", "/one", 0, NULL, NULL);
+    pump(&w);
+    int32_t b = request(&w, "GET", "/two", 0, NULL, NULL);
+    int32_t c = request(&w, "GET", "/three", 0, NULL, NULL);
+    while ((n = nghttp2_session_mem_send(w.cli, &p)) > 0)
+        log_bytes(&w, RR_DIR_C2S, p, (size_t)n);
+    assert_int_equal(nghttp2_submit_goaway(w.srv, 0, a, NGHTTP2_NO_ERROR, NULL, 0), 0);
+    while ((n = nghttp2_session_mem_send(w.srv, &p)) > 0)
+        log_bytes(&w, RR_DIR_S2C, p, (size_t)n);
+    assert_int_equal(rr_h2d_new(&d, &sink, NULL), 0);
+    for (size_t i = 0; i < w.nseg; i++)
+        assert_int_equal(rr_h2d_feed(d, w.segs[i].dir, w.log.p + w.segs[i].off, w.segs[i].len, 1),
+                         0);
+    assert_int_equal(st.n, 3); /* before finish */
+    check_plain(by_stream(&st, (uint32_t)a), "/one", 100);
+    for (int32_t id = b; id <= c; id += 2) {
+        struct got *g = by_stream(&st, (uint32_t)id);
+        assert_non_null(g);
+        assert_int_equal(g->x.flags & (RR_XF_NO_RESPONSE | RR_XF_INCOMPLETE),
+                         RR_XF_NO_RESPONSE | RR_XF_INCOMPLETE);
+    }
+    assert_int_equal(rr_h2d_finish(d, 2), 0);
+    assert_int_equal(st.n, 3);
+    rr_h2d_free(&d);
+    sink_fini(&st);
+    wire_fini(&w);
+}
+
 static int stop_sink(void *ud, struct rr_exchange *x, const uint8_t *a, size_t al, const uint8_t *b,
                      size_t bl)
 {
@@ -920,6 +960,7 @@ int main(void)
         cmocka_unit_test(test_upgrade),
         cmocka_unit_test(test_gap_and_garbage),
         cmocka_unit_test(test_gap_inside_data),
+        cmocka_unit_test(test_goaway),
         cmocka_unit_test(test_sink_abort_and_pending_cap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -57,7 +57,7 @@ static void setup_fix(struct fix *f, size_t conn_cap, size_t max_conns)
     if (max_conns)
         f->opt.max_conns = max_conns;
     f->opt.idle_us = 1000000;
-    struct rr_tcp_cb cb = {on_data, on_gap, on_end, &f->o};
+    struct rr_tcp_cb cb = {on_data, on_gap, NULL, on_end, &f->o};
     rr_tcp_new(&f->t, &f->opt, &f->st, &cb);
 }
 
@@ -134,9 +134,9 @@ static void test_retransmission_overlap(void **state)
     setup_fix(&f, 0, 0);
     handshake(&f, 1000, 100, 500);
     seg(&f, 0, 1000, 101, 501, RR_TCP_ACK, "abcdef", 4);
-    seg(&f, 0, 1000, 101, 501, RR_TCP_ACK, "abcdef", 5);   /* duplicate */
-    seg(&f, 0, 1000, 104, 501, RR_TCP_ACK, "XYZghi", 6);   /* overlap with other bytes */
-    assert_data(&f, 0, "abcdefghi"); /* the first copy wins */
+    seg(&f, 0, 1000, 101, 501, RR_TCP_ACK, "abcdef", 5); /* duplicate */
+    seg(&f, 0, 1000, 104, 501, RR_TCP_ACK, "XYZghi", 6); /* overlap with other bytes */
+    assert_data(&f, 0, "abcdefghi");                     /* the first copy wins */
     teardown_fix(&f);
 }
 

@@ -20,23 +20,28 @@ static const char *ROW_CHECK =
     "GET      /check                                                                            26 "
     "  13(50.00%) |      1       0       9      1 |    2.21        1.11";
 static const char *PHDR =
-    "Type     Name                                                                                  "
+    "Type     Name                                                                                 "
+    " "
     "50%    66%    75%    80%    90%    95%    98%    99%  99.9% 99.99%   100% # reqs";
 static const char *PSEP =
-    "--------|--------------------------------------------------------------------------------|------"
+    "--------|--------------------------------------------------------------------------------|----"
+    "--"
     "--|------|------|------|------|------|------|------|------|------|------|------";
 static const char *PROW_ROOT =
-    "GET      /                                                                                       "
+    "GET      /                                                                                    "
+    "   "
     "2      2      2      2      2      3      3      9     10     10     10    103";
 static const char *EHDR = "# occurrences      Error                                             "
                           "                                                  ";
 static const char *ESEP =
     "------------------|---------------------------------------------------------------------------"
     "------------------------------------------------------------------";
-static const char *EROW1 = "117                GET fastrefused: ConnectionRefusedError(111, 'Connection "
-                           "refused')                                  ";
-static const char *EROW2 = "24                 POST /status/500: HTTPError('500 Server Error: Internal "
-                           "Server Error for url: http://127.0.0.1:18931/status/500')";
+static const char *EROW1 =
+    "117                GET fastrefused: ConnectionRefusedError(111, 'Connection "
+    "refused')                                  ";
+static const char *EROW2 =
+    "24                 POST /status/500: HTTPError('500 Server Error: Internal "
+    "Server Error for url: http://127.0.0.1:18931/status/500')";
 
 /* Splits b into lines (in place) and returns the count. */
 static int lines(struct rr_buf *b, char **ln, int cap)
@@ -93,7 +98,9 @@ static void test_table_tty_and_long_names(void **st)
     (void)st;
     struct rr_stats *s;
     assert_int_equal(rr_stats_new(&s), 0);
-    rr_stats_entry(s, "GET", "/a/very/long/request/name/that/goes/on/and/on/and/on/well/beyond/eighty/characters/in/total/length");
+    rr_stats_entry(s, "GET",
+                   "/a/very/long/request/name/that/goes/on/and/on/and/on/well/beyond/eighty/"
+                   "characters/in/total/length");
     rr_stats_entry(s, "GET", "/");
     struct rr_buf b;
     rr_buf_init(&b);
@@ -103,8 +110,21 @@ static void test_table_tty_and_long_names(void **st)
     assert_int_equal(n, 7);
     assert_int_equal(strlen(ln[0]), 120);
     assert_int_equal(strlen(ln[1]), 120);
-    assert_string_equal(ln[2], "GET      /                                          0     0(0.00%) |      0       0       0      0 |    0.00        0.00");
+    assert_string_equal(ln[2], "GET      /                                          0     0(0.00%) "
+                               "|      0       0       0      0 |    0.00        0.00");
     assert_true(strlen(ln[3]) > 120); /* never truncated */
+    /* The percentile table at W=40 is 135 wide, the error separator 18 + 1 + 101. */
+    int e = rr_stats_entry(s, "GET", "/");
+    rr_stats_record(s, e, 2000, 0, "x", 1);
+    rr_buf_reset(&b);
+    rr_stats_print_percentiles(s, 40, &b);
+    rr_stats_print_errors(s, 40, &b);
+    n = lines(&b, ln, 16);
+    assert_int_equal(strlen(ln[1]), 135);
+    assert_int_equal(strlen(ln[2]), 135);
+    assert_int_equal(strlen(ln[3]), 135);
+    assert_string_equal(ln[9], "------------------|------------------------------------------------"
+                               "-----------------------------------------------------");
     rr_buf_fini(&b);
     rr_stats_free(&s);
 }
@@ -172,13 +192,26 @@ static void test_errors(void **st)
     rr_stats_free(&s);
 }
 
+static void test_log_line(void **st)
+{
+    (void)st;
+    struct rr_buf b;
+    rr_buf_init(&b);
+    rr_stats_log(&b, 1795734718.0351, "INFO", "locust.main", "Shutting down (exit code %d)", 1);
+    const char *l = rr_buf_cstr(&b);
+    assert_int_equal(l[0], '[');
+    assert_int_equal(l[20], ',');
+    assert_memory_equal(l + 21, "035] ", 5);
+    assert_non_null(strstr(l, "/INFO/locust.main: Shutting down (exit code 1)\n"));
+    rr_buf_fini(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_table),
-        cmocka_unit_test(test_table_tty_and_long_names),
-        cmocka_unit_test(test_percentiles),
-        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_table),       cmocka_unit_test(test_table_tty_and_long_names),
+        cmocka_unit_test(test_percentiles), cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_log_line),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

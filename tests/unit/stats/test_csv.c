@@ -34,13 +34,22 @@ static void test_failures_order(void **st)
     struct rr_stats *s;
     assert_int_equal(rr_stats_new(&s), 0);
     /* Insert in another order than the file's: the writer sorts by Locust's key. */
-    rr_stats_add_failure(s, "GET", "refused", "ConnectionRefusedError(111, 'Connection refused')", 20);
-    rr_stats_add_failure(s, "GET", "/fast503", "BadStatusCode('http://127.0.0.1:18931/status/503', code=503)", 106);
-    rr_stats_add_failure(s, "POST", "/status/500", "HTTPError('500 Server Error: Internal Server Error for url: http://127.0.0.1:18931/status/500')", 21);
-    rr_stats_add_failure(s, "GET", "/status/404", "HTTPError('404 Client Error: Not Found for url: http://127.0.0.1:18931/status/404')", 18);
+    rr_stats_add_failure(s, "GET", "refused", "ConnectionRefusedError(111, 'Connection refused')",
+                         20);
+    rr_stats_add_failure(s, "GET", "/fast503",
+                         "BadStatusCode('http://127.0.0.1:18931/status/503', code=503)", 106);
+    rr_stats_add_failure(s, "POST", "/status/500",
+                         "HTTPError('500 Server Error: Internal Server Error for url: "
+                         "http://127.0.0.1:18931/status/500')",
+                         21);
+    rr_stats_add_failure(
+        s, "GET", "/status/404",
+        "HTTPError('404 Client Error: Not Found for url: http://127.0.0.1:18931/status/404')", 18);
     rr_stats_add_failure(s, "GET", "/check", "CatchResponseError('Got wrong response')", 11);
-    rr_stats_add_failure(s, "GET", "/fast404", "BadStatusCode('http://127.0.0.1:18931/status/404', code=404)", 111);
-    rr_stats_add_failure(s, "GET", "fastrefused", "ConnectionRefusedError(111, 'Connection refused')", 109);
+    rr_stats_add_failure(s, "GET", "/fast404",
+                         "BadStatusCode('http://127.0.0.1:18931/status/404', code=404)", 111);
+    rr_stats_add_failure(s, "GET", "fastrefused",
+                         "ConnectionRefusedError(111, 'Connection refused')", 109);
     rr_stats_add_failure(s, "GET", "/weird", "Weird(<object object at 0x7fb35cc1e040>)", 15);
     struct rr_buf b;
     rr_buf_init(&b);
@@ -73,13 +82,17 @@ static void test_stats_csv(void **st)
     rr_buf_init(&b);
     rr_stats_csv_stats(s, &b);
     const char *txt = rr_buf_cstr(&b);
-    assert_non_null(strstr(txt, "\r\nGET,/,3,0,2,4.337,1.034,9.977,12.0,0.3,0.0,2,2,10,10,10,10,10,10,10,10,10\r\n"));
-    assert_non_null(strstr(txt, "\r\nGET,/zero,0,0,0,0.0,0,0,0,0.0,0.0,N/A,N/A,N/A,N/A,N/A,N/A,N/A,N/A,N/A,N/A,N/A\r\n"));
+    assert_non_null(strstr(
+        txt, "\r\nGET,/,3,0,2,4.337,1.034,9.977,12.0,0.3,0.0,2,2,10,10,10,10,10,10,10,10,10\r\n"));
+    assert_non_null(strstr(
+        txt,
+        "\r\nGET,/zero,0,0,0,0.0,0,0,0,0.0,0.0,N/A,N/A,N/A,N/A,N/A,N/A,N/A,N/A,N/A,N/A,N/A\r\n"));
     /* The one /a,b request sits in bucket 150 = its exact time: not clamped, an int. */
     assert_non_null(strstr(txt, "\r\nPOST,\"/a,b\",1,1,150,150.0,150.0,150.0,0.0,0.1,0.1,150,"));
     assert_non_null(strstr(txt, "\r\n,Aggregated,4,1,2,"));
     /* Sorted by (name, method): "/" < "/a,b" < "/zero". */
-    assert_true(strstr(txt, "GET,/,") < strstr(txt, "/a,b") && strstr(txt, "/a,b") < strstr(txt, "/zero"));
+    assert_true(strstr(txt, "GET,/,") < strstr(txt, "/a,b") &&
+                strstr(txt, "/a,b") < strstr(txt, "/zero"));
     rr_buf_fini(&b);
     rr_stats_free(&s);
 }
@@ -103,8 +116,11 @@ static void test_report_files(void **st)
     char prefix[256], html[256], path[300];
     snprintf(prefix, sizeof(prefix), "%s/out", dir);
     snprintf(html, sizeof(html), "%s/report.html", dir);
-    struct rr_report_opts o = {.csv_prefix = prefix, .csv_full_history = 1, .html_path = html,
-                               .host = "http://127.0.0.1:1", .script = "x.db",
+    struct rr_report_opts o = {.csv_prefix = prefix,
+                               .csv_full_history = 1,
+                               .html_path = html,
+                               .host = "http://127.0.0.1:1",
+                               .script = "x.db",
                                .command_line = "rrload replay x.db -u 2"};
     struct rr_report *r;
     assert_int_equal(rr_report_new(&r, &o), 0);
@@ -126,9 +142,13 @@ static void test_report_files(void **st)
     assert_non_null(strstr(h, "\r\n1030,2,GET,/,10.000000,1.000000,"));
     /* The windowed percentiles follow the change to 50 ms; the total median (lower median of
      * 150 x 10 ms and 150 x 50 ms) does not. Without a snapshot yet, Locust writes 0. */
-    assert_non_null(strstr(h, "\r\n1030,2,,Aggregated,10.000000,1.000000,50,50,50,50,50,50,50,50,50,50,50,300,30,10,30.0,10.0,50.0,5.0\r\n"));
-    assert_non_null(strstr(h, "\r\n1001,2,,Aggregated,0.000000,0.000000,0,0,0,0,0,0,0,0,0,0,0,10,1,10,10.0,10.0,10.0,5.0\r\n"));
-    assert_non_null(strstr(h, "\r\n1015,2,,Aggregated,10.000000,1.000000,10,10,10,10,10,10,10,10,10,10,10,150,15,10,"));
+    assert_non_null(strstr(h, "\r\n1030,2,,Aggregated,10.000000,1.000000,50,50,50,50,50,50,50,50,"
+                              "50,50,50,300,30,10,30.0,10.0,50.0,5.0\r\n"));
+    assert_non_null(strstr(h, "\r\n1001,2,,Aggregated,0.000000,0.000000,0,0,0,0,0,0,0,0,0,0,0,10,1,"
+                              "10,10.0,10.0,10.0,5.0\r\n"));
+    assert_non_null(strstr(
+        h,
+        "\r\n1015,2,,Aggregated,10.000000,1.000000,10,10,10,10,10,10,10,10,10,10,10,150,15,10,"));
     snprintf(path, sizeof(path), "%s_stats.csv", prefix);
     assert_non_null(strstr(slurp(path), "\r\nGET,/,300,30,"));
     snprintf(path, sizeof(path), "%s_failures.csv", prefix);
@@ -163,6 +183,35 @@ static void test_report_files(void **st)
     assert_int_equal(system(cmd), 0);
 }
 
+static void test_json(void **st)
+{
+    (void)st;
+    struct rr_stats *s = small();
+    struct rr_buf b;
+    rr_buf_init(&b);
+    rr_stats_json(s, &b);
+    json_error_t err;
+    json_t *j = json_loads(rr_buf_cstr(&b), 0, &err);
+    assert_non_null(j);
+    /* /zero has nothing: left out, like Aggregated; creation order. */
+    assert_int_equal(json_array_size(j), 2);
+    json_t *e = json_array_get(j, 0);
+    assert_string_equal(json_string_value(json_object_get(e, "name")), "/");
+    assert_int_equal(json_object_size(e), 14);
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(e, "response_times"), "10")), 1);
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(e, "num_reqs_per_sec"), "1005")), 1);
+    assert_true(json_real_value(json_object_get(e, "total_response_time")) == 13.011);
+    json_t *f = json_array_get(j, 1);
+    assert_string_equal(json_string_value(json_object_get(f, "name")), "/a,b");
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(f, "num_fail_per_sec"), "1010")), 1);
+    json_decref(j);
+    rr_buf_fini(&b);
+    rr_stats_free(&s);
+}
+
 static void test_exit_code(void **st)
 {
     (void)st;
@@ -190,13 +239,42 @@ static void test_exit_code(void **st)
     rr_stats_free(&s);
 }
 
+static void test_checks_parse(void **st)
+{
+    (void)st;
+    struct rr_stats_checks c;
+    char why[200];
+    rr_stats_checks_init(&c);
+    assert_int_equal(rr_stats_checks_parse(&c, "--check-p95", "500ms", why, sizeof(why)), 0);
+    assert_true(c.p95_ms == 500);
+    assert_int_equal(rr_stats_checks_parse(&c, "--check-p95", "1.5s", why, sizeof(why)), 0);
+    assert_true(c.p95_ms == 1500);
+    assert_int_equal(rr_stats_checks_parse(&c, "--check-p95", "250", why, sizeof(why)), 0);
+    assert_true(c.p95_ms == 250);
+    assert_int_equal(rr_stats_checks_parse(&c, "--check-fail-ratio", "1%", why, sizeof(why)), 0);
+    assert_true(c.fail_ratio == 0.01);
+    assert_int_equal(rr_stats_checks_parse(&c, "--check-fail-ratio", "0.05", why, sizeof(why)), 0);
+    assert_true(c.fail_ratio == 0.05);
+    assert_int_equal(rr_stats_checks_parse(&c, "--check-rps", "100", why, sizeof(why)), 0);
+    assert_true(c.rps == 100);
+    assert_int_equal(rr_stats_checks_parse(&c, "--exit-code-on-error", "0", why, sizeof(why)), 0);
+    assert_int_equal(c.exit_code_on_error, 0);
+    assert_int_equal(rr_stats_checks_parse(&c, "--check-p95", "fast", why, sizeof(why)), RR_EUSAGE);
+    assert_non_null(strstr(why, "--check-p95"));
+    assert_int_equal(rr_stats_checks_parse(&c, "--check-fail-ratio", "2", why, sizeof(why)),
+                     RR_EUSAGE);
+    assert_int_equal(rr_stats_checks_parse(&c, "--exit-code-on-error", "300", why, sizeof(why)),
+                     RR_EUSAGE);
+    assert_int_equal(rr_stats_checks_parse(&c, "--check-rps", NULL, why, sizeof(why)), RR_EUSAGE);
+    assert_int_equal(rr_stats_checks_parse(&c, "--users", "3", why, sizeof(why)), RR_ENOTFOUND);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_failures_order),
-        cmocka_unit_test(test_stats_csv),
-        cmocka_unit_test(test_report_files),
-        cmocka_unit_test(test_exit_code),
+        cmocka_unit_test(test_failures_order), cmocka_unit_test(test_stats_csv),
+        cmocka_unit_test(test_report_files),   cmocka_unit_test(test_json),
+        cmocka_unit_test(test_exit_code),      cmocka_unit_test(test_checks_parse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

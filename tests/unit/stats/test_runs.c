@@ -26,8 +26,8 @@ static void make_run(struct rr_store *st, uint64_t slow_us, uint64_t *id)
         rr_stats_record_ts(s, w, slow_us + (uint64_t)i * 10, 10, i % 100 ? NULL : "E('x')",
                            1000 + i / 100.0);
     }
-    struct rr_report_opts o = {.host = "http://127.0.0.1:1", .script = "x.db",
-                               .command_line = "rrload replay x.db"};
+    struct rr_report_opts o = {
+        .host = "http://127.0.0.1:1", .script = "x.db", .command_line = "rrload replay x.db"};
     struct rr_report *r;
     assert_int_equal(rr_report_new(&r, &o), 0);
     assert_int_equal(rr_report_tick(r, s, 1010.0, 4), 0);

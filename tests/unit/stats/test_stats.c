@@ -68,7 +68,8 @@ static void test_hdr_exact_and_merge(void **st)
     rr_stats_entry(b, "POST", "/other");
     int eb = rr_stats_entry(b, "GET", "/x");
     for (uint64_t i = 1; i <= 1000; i++) {
-        rr_stats_record(i % 2 ? a : b, i % 2 ? ea : eb, i * 1000, 1, NULL, 5000 + (uint32_t)(i % 20));
+        rr_stats_record(i % 2 ? a : b, i % 2 ? ea : eb, i * 1000, 1, NULL,
+                        5000 + (uint32_t)(i % 20));
     }
     rr_stats_record(a, ea, 3000, 1, "ConnectionRefusedError(111, 'Connection refused')", 5001);
     rr_stats_record(b, eb, 3000, 1, "ConnectionRefusedError(111, 'Connection refused')", 5001);
@@ -192,12 +193,9 @@ static void test_pyfloat(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_bucket_rounding),
-        cmocka_unit_test(test_median_vs_percentile),
-        cmocka_unit_test(test_hdr_exact_and_merge),
-        cmocka_unit_test(test_current_rps_window),
-        cmocka_unit_test(test_error_normalise_and_key),
-        cmocka_unit_test(test_pyfloat),
+        cmocka_unit_test(test_bucket_rounding),         cmocka_unit_test(test_median_vs_percentile),
+        cmocka_unit_test(test_hdr_exact_and_merge),     cmocka_unit_test(test_current_rps_window),
+        cmocka_unit_test(test_error_normalise_and_key), cmocka_unit_test(test_pyfloat),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -447,6 +447,12 @@ static void bad_files(void **state)
     write_file(tmp("junk.db"), junk, sizeof(junk));
     expect_open_error(tmp("junk.db"), 1, RR_ENOTSTORE, "not an LMDB file");
     expect_open_error(dir, 1, -EISDIR, "directory");
+
+    struct rr_store_opts o = {.path = tmp("nodir/x.db"), .create = 1};
+    struct rr_store *s = NULL;
+    char why[256];
+    assert_int_equal(rr_store_open(&s, &o, why, sizeof(why)), -ENOENT);
+    assert_non_null(strstr(why, "directory does not exist"));
 }
 
 static void truncated_store(void **state)
@@ -558,6 +564,82 @@ static void sigkill_mid_write(void **state)
     make_exchange(&x, 1, 0);
     assert_int_equal(rr_store_exchange_put(s, &x, NULL, 0, NULL, 0), 0);
     assert_int_equal(x.id, c.exchanges + 1);
+    assert_int_equal(rr_store_close(&s), 0);
+}
+
+struct grow_walk {
+    struct rr_store *s;
+    const char *path;
+    unsigned n;
+};
+
+/* Writes enough from another process that the file outgrows the reader's map. */
+static void grow_from_child(const char *path)
+{
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct rr_store_opts o = {.path = path};
+        struct rr_store *w = NULL;
+        static uint8_t body[8192];
+        uint64_t rng = 7;
+        if (rr_store_open(&w, &o, NULL, 0))
+            _exit(1);
+        for (unsigned i = 0; i < 1500; i++) {
+            for (size_t j = 0; j < sizeof(body); j += 8) {
+                rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+                memcpy(body + j, &rng, 8);
+            }
+            struct rr_exchange x;
+            make_exchange(&x, 1, i);
+            if (rr_store_exchange_put(w, &x, NULL, 0, body, sizeof(body)))
+                _exit(2);
+        }
+        _exit(rr_store_close(&w) ? 3 : 0);
+    }
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+}
+
+static int grow_walk_fn(const struct rr_exchange *x, void *ud)
+{
+    struct grow_walk *g = ud;
+    struct rr_buf b;
+    if (g->n++ == 0)
+        grow_from_child(g->path);
+    rr_buf_init(&b);
+    assert_int_equal(rr_store_body_get(g->s, &x->resp_body, &b), 0);
+    assert_int_equal(b.len, x->resp_body.len);
+    rr_buf_fini(&b);
+    return 0;
+}
+
+/* A reader walking (and reading bodies inside the walk) while another process makes the file
+ * far larger than the reader's map: the walk finishes on its snapshot, the next walk sees it
+ * all. */
+static void reader_while_writer_grows(void **state)
+{
+    const char *path = tmp("concurrent.db");
+    struct rr_store *s = open_store(path, 0, 1);
+    for (unsigned i = 0; i < 5; i++) {
+        struct rr_exchange x;
+        make_exchange(&x, 1, i);
+        assert_int_equal(rr_store_exchange_put(s, &x, NULL, 0, "abc", 3), 0);
+    }
+    assert_int_equal(rr_store_close(&s), 0);
+
+    s = open_store(path, 1, 0);
+    struct grow_walk g = {s, path, 0};
+    assert_int_equal(rr_store_exchange_foreach(s, 0, grow_walk_fn, &g), 0);
+    assert_int_equal(g.n, 5);
+    struct rr_store_counts c;
+    assert_int_equal(rr_store_counts(s, &c), 0);
+    assert_int_equal(c.exchanges, 1505);
+    g.n = 1; /* no second child */
+    assert_int_equal(rr_store_exchange_foreach(s, 0, grow_walk_fn, &g), 0);
+    assert_int_equal(g.n, 1 + 1505);
     assert_int_equal(rr_store_close(&s), 0);
 }
 
@@ -719,6 +801,7 @@ int main(void)
         cmocka_unit_test(truncated_store),
         cmocka_unit_test(foreign_lmdb_and_newer_schema),
         cmocka_unit_test(sigkill_mid_write),
+        cmocka_unit_test(reader_while_writer_grows),
         cmocka_unit_test(readers_full),
         cmocka_unit_test(damaged_pages),
     };

@@ -80,11 +80,11 @@ static void test_payload(void **state)
     uint64_t t0 = 1795734841500000ull; /* .5 s into a second */
     rr_wstats_reset(a, t0);
     rr_wstats_reset(b, t0);
-    rr_wstats_record(a, "GET", "/a", 105.0, 10, NULL, t0);       /* ties go to even: 100 */
+    rr_wstats_record(a, "GET", "/a", 105.0, 10, NULL, t0);           /* ties go to even: 100 */
     rr_wstats_record(a, "GET", "/a", 115.0, 10, NULL, t0 + 1000000); /* 120 */
     rr_wstats_record(a, "GET", "/a", 99.5, 10, "HTTPError('x')", t0 + 1000000); /* 100 */
-    rr_wstats_record(b, "POST", "/b", 1234.0, 0, "HTTPError('x')", t0);          /* 1200 */
-    rr_wstats_record(b, "GET", "/a", -1, 0, NULL, t0);                           /* none */
+    rr_wstats_record(b, "POST", "/b", 1234.0, 0, "HTTPError('x')", t0);         /* 1200 */
+    rr_wstats_record(b, "GET", "/a", -1, 0, NULL, t0);                          /* none */
     rr_wstats_merge(a, b);
     assert_int_equal(rr_wstats_requests(a), 5);
     assert_int_equal(rr_wstats_failures(a), 2);
@@ -106,11 +106,20 @@ static void test_payload(void **state)
     const msgpack_object *e = &stats->via.array.ptr[0];
     assert_int_equal(e->via.map.size, 14);
     /* StatsEntryDict's order */
-    static const char *const keys[] = {
-        "name", "method", "last_request_timestamp", "start_time", "num_requests",
-        "num_none_requests", "num_failures", "total_response_time", "max_response_time",
-        "min_response_time", "total_content_length", "response_times", "num_reqs_per_sec",
-        "num_fail_per_sec"};
+    static const char *const keys[] = {"name",
+                                       "method",
+                                       "last_request_timestamp",
+                                       "start_time",
+                                       "num_requests",
+                                       "num_none_requests",
+                                       "num_failures",
+                                       "total_response_time",
+                                       "max_response_time",
+                                       "min_response_time",
+                                       "total_content_length",
+                                       "response_times",
+                                       "num_reqs_per_sec",
+                                       "num_fail_per_sec"};
     for (int i = 0; i < 14; i++) {
         const msgpack_object *k = &e->via.map.ptr[i].key;
         assert_int_equal(k->type, MSGPACK_OBJECT_STR);

@@ -81,9 +81,9 @@ void rr_worker_opts_init(struct rr_worker_opts *o);
 
 /* Exit reasons of rr_worker_run besides negated errno. */
 enum {
-    RR_WORKER_QUIT = 0,            /* the master said quit (or we were interrupted) */
-    RR_WORKER_LOST = -1101,        /* the master went silent or away */
-    RR_WORKER_NOT_ACKED = -1102,   /* client_ready was never acknowledged */
+    RR_WORKER_QUIT = 0,          /* the master said quit (or we were interrupted) */
+    RR_WORKER_LOST = -1101,      /* the master went silent or away */
+    RR_WORKER_NOT_ACKED = -1102, /* client_ready was never acknowledged */
 };
 
 /* Connects and serves the master until it says quit (0), the interrupt flag is set (0,
@@ -98,6 +98,8 @@ struct rr_httpload;
 int rr_httpload_new(struct rr_httpload **out, const char *const *urls, size_t n) RR_WUR;
 void rr_httpload_free(struct rr_httpload **h);
 void rr_httpload_bind(struct rr_httpload *h, struct rr_worker_load *load);
+/* The host paths are joined to until the master sends one ("http://host:port"). */
+void rr_httpload_set_host(struct rr_httpload *h, const char *host);
 
 /* ---- users that replay a plan's flows -------------------------------------------------- */
 

@@ -1,0 +1,97 @@
+"""Shared pieces of the end-to-end tests (tests/integ/test_e2e_*.py): run rrload as a user
+would, from a sample capture to a replay against the demo target, and read what came out.
+
+Each test prints TAP-like "ok - ..." / "not ok - ..." lines and exits 1 when any check failed
+(meson reads the exit status), 77 when something it needs is absent.
+"""
+import csv
+import os
+import subprocess
+import sys
+import tempfile
+
+RRLOAD = os.environ.get("RRLOAD")
+SRC = os.environ.get("RR_SOURCE_ROOT", os.path.join(os.path.dirname(__file__), "..", ".."))
+SAMPLES = os.path.join(SRC, "samples")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from demotarget import DemoTarget  # noqa: E402,F401
+
+failures = 0
+
+
+def check(cond, what, detail=""):
+    global failures
+    print(("ok - " if cond else "not ok - ") + what)
+    if not cond:
+        failures += 1
+        if detail:
+            print("# " + str(detail)[-3000:].replace("\n", "\n# "))
+    return cond
+
+
+def need_rrload():
+    if not RRLOAD or not os.access(RRLOAD, os.X_OK):
+        print("RRLOAD is not set to the rrload binary")
+        sys.exit(77)
+
+
+def rr(*args, timeout=30, **kw):
+    """Runs rrload ARGS; returns (exit status, stdout, stderr)."""
+    p = subprocess.run([RRLOAD] + [str(a) for a in args], capture_output=True, text=True,
+                       timeout=timeout, **kw)
+    return p.returncode, p.stdout, p.stderr
+
+
+def tmpdir():
+    return tempfile.mkdtemp(prefix="rr-e2e-")
+
+
+def record(sample, db):
+    """rrload record -r samples/SAMPLE -o DB; fails the test at once when it does not work."""
+    rc, out, err = rr("record", "-q", "-r", os.path.join(SAMPLES, sample), "-o", db)
+    if rc != 0:
+        check(False, "record %s" % sample, err)
+        finish()
+
+
+def transform(db, *extra):
+    rc, out, err = rr("transform", db, "--quiet", *extra)
+    if rc != 0:
+        check(False, "transform %s %s" % (db, " ".join(extra)), err)
+        finish()
+
+
+def edit_plan(db, tmp, edit):
+    """Exports the plan, passes its text through EDIT, imports the result."""
+    path = os.path.join(tmp, "edited.plan")
+    rc, out, err = rr("plan", db, "export", path)
+    check(rc == 0, "plan export", err)
+    with open(path) as f:
+        text = f.read()
+    new = edit(text)
+    check(new != text, "the plan edit changed something")
+    with open(path, "w") as f:
+        f.write(new)
+    rc, out, err = rr("plan", db, "import", path)
+    check(rc == 0, "plan import of the edited plan", err)
+
+
+def stats_rows(path):
+    """PREFIX_stats.csv as {(type, name): row dict}."""
+    with open(path, newline="") as f:
+        return {(r["Type"], r["Name"]): r for r in csv.DictReader(f)}
+
+
+def failures_rows(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def count(rows, typ, name):
+    r = rows.get((typ, name))
+    return int(r["Request Count"]) if r else 0
+
+
+def finish():
+    print("# %d failed" % failures if failures else "# all passed")
+    sys.exit(1 if failures else 0)
