@@ -237,6 +237,7 @@ static int worker_setup(struct rr_replay *r, struct rp_worker *w, unsigned idx, 
     if (rc)
         return rc;
     w->entries = rr_xcalloc(r->n_steps + 1, sizeof(int));
+    w->flow_credit = rr_xcalloc(r->plan.n_flows + 1, sizeof(*w->flow_credit));
     for (size_t k = 0; k < r->n_steps; k++) {
         w->entries[k] = rr_stats_entry(w->stats, r->all_steps[k]->method, r->all_steps[k]->name);
         (void)rr_stats_entry(w->shard.stats, r->all_steps[k]->method, r->all_steps[k]->name);
@@ -440,6 +441,7 @@ void rr_replay_free(struct rr_replay **pr)
             r->eng->worker_fini(w);
         free(w->vus);
         free(w->entries);
+        free(w->flow_credit);
         rr_stats_free(&w->stats);
         rr_stats_free(&w->shard.stats);
         rr_loop_free(&w->loop);

@@ -229,6 +229,7 @@ struct rp_vu {
     bool in_iteration;
     bool is_free; /* rate mode: waiting for an arrival */
     const struct rp_flow *flow;
+    const struct rp_flow *next_flow; /* closed model: the flow after this one's on_stop */
     size_t idx;
     struct rr_timer timer; /* think time, pacing, spawn */
     uint64_t iter_start_us;
@@ -275,9 +276,10 @@ struct rp_worker {
     bool threaded;
     int phase; /* 0 running, 1 stopping (graceful), 2 done */
     bool stopped_spawning;
-    atomic_int stop_req; /* set by other threads: 1 graceful, 2 immediate */
-    int *entries;        /* stats entry per step (index by step->entry) */
-    void *engine_data;   /* curl: the multi handle and its state */
+    atomic_int stop_req;  /* set by other threads: 1 graceful, 2 immediate */
+    int *entries;         /* stats entry per step (index by step->entry) */
+    int64_t *flow_credit; /* smooth weighted round robin over the flows (pick_flow) */
+    void *engine_data;    /* curl: the multi handle and its state */
     struct rp_conn *zombies;
     char errbuf[512];
     void *match_data;     /* pcre2 match data */

@@ -65,16 +65,23 @@ static bool draw_pools(struct rp_vu *vu, enum rr_pool_scope scope)
     return true;
 }
 
+/* Picks the next flow by weight with a smooth weighted round robin (each flow earns its
+ * weight per pick, the richest is chosen and pays the total): over any run the flows' shares
+ * of iterations follow the weights to within one pick per thread, interleaved, where a random
+ * draw would wander by several percent over thousands of iterations. */
 static const struct rp_flow *pick_flow(struct rp_worker *w)
 {
     const struct rp_plan *p = &w->r->plan;
-    uint64_t x = p->total_weight ? rp__rand(w) % p->total_weight : 0;
+    if (p->n_flows <= 1 || !p->total_weight)
+        return &p->flows[0];
+    size_t best = 0;
     for (size_t i = 0; i < p->n_flows; i++) {
-        if (x < p->flows[i].weight)
-            return &p->flows[i];
-        x -= p->flows[i].weight;
+        w->flow_credit[i] += p->flows[i].weight;
+        if (w->flow_credit[i] > w->flow_credit[best])
+            best = i;
     }
-    return &p->flows[0];
+    w->flow_credit[best] -= (int64_t)p->total_weight;
+    return &p->flows[best];
 }
 
 void rp__vu_init(struct rp_worker *w, struct rp_vu *vu, unsigned id)
@@ -350,11 +357,38 @@ static void next(struct rp_vu *vu)
                 w->free_vus = vu;
                 return;
             }
+            /* Closed model: every iteration picks its flow by weight, as Locust picks a
+             * weighted task, so iterations follow the weights whatever the flows' lengths.
+             * A user that changes flow ends its session as the recording did (on_stop) and
+             * starts the new one as a fresh session would: empty cookie jar, on_start. */
+            if (!vu->stopping && w->r->plan.n_flows > 1) {
+                const struct rp_flow *nf = pick_flow(w);
+                if (nf != vu->flow) {
+                    vu->next_flow = nf;
+                    vu->phase = PH_ON_STOP;
+                    vu->idx = 0;
+                }
+            }
             continue;
         case PH_ON_STOP:
             if (vu->idx < f->n_on_stop) {
                 send_step(vu, &f->on_stop[vu->idx]);
                 return;
+            }
+            if (vu->next_flow) {
+                const struct rp_flow *nf = vu->next_flow;
+                vu->next_flow = NULL;
+                if (!vu->stopping) {
+                    vu->flow = nf;
+                    vu->phase = PH_ON_START;
+                    vu->idx = 0;
+                    rr_buf_reset(&vu->jar);
+                    if (!draw_pools(vu, RR_POOL_PER_USER)) {
+                        finish(vu);
+                        return;
+                    }
+                    continue;
+                }
             }
             if (w->r->o.single_user && !w->fixed_flow && !vu->stopping &&
                 (size_t)(f - w->r->plan.flows) + 1 < w->r->plan.n_flows) {

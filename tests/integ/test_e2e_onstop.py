@@ -38,9 +38,11 @@ def run(exe, db, tmp, tag, args, sigint=False):
     rows = e2e.stats_rows(prefix + "_stats.csv")
     row = rows.get(("POST", "/api/logout"), {"Request Count": "0", "Failure Count": "0"})
     check(p.returncode == 0, "%s: exit 0 (%d)" % (tag, p.returncode), err)
-    check(len(lo) == len(logins) == USERS,
-          "%s: %d users logged in, %d logged out" % (tag, len(logins), len(lo)))
-    check(int(row["Request Count"]) == USERS and int(row["Failure Count"]) == 0,
+    # A user that changes flow logs out and in again (a new session), so every login is
+    # matched by a logout, and there is at least one per user.
+    check(len(lo) == len(logins) >= USERS,
+          "%s: %d sessions logged in, %d logged out" % (tag, len(logins), len(lo)))
+    check(int(row["Request Count"]) == len(lo) and int(row["Failure Count"]) == 0,
           "%s: the logouts are in the stats, none failed (%s/%s)"
           % (tag, row["Request Count"], row["Failure Count"]))
 
