@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -67,8 +68,16 @@ static const char usage_text[] =
     "      --allow-host H     another host requests may go to (repeatable)\n"
     "      --single-user      one user runs each flow once; a row per request\n"
     "      --iterations N     stop after N iterations in total\n"
+    "      --seed N           seed the random choices (flows, pools, waits)\n"
+    "      --csv-full-history every entry in PREFIX_stats_history.csv, not only Aggregated\n"
+    "      --exit-code-on-error N    exit code when requests failed (default 1)\n"
+    "      --check-fail-ratio R      fail the run past this failure ratio (0.01 or 1%)\n"
+    "      --check-p95 T             fail the run when the total p95 exceeds T (500ms)\n"
+    "      --check-rps N             fail the run below N requests per second\n"
     "\n"
-    "Exit codes: 0 ok, 1 some requests failed, 2 bad usage or input.\n";
+    "Logs and tables go to stderr, --json to stdout, as Locust does.\n"
+    "Exit codes: 0 ok, 1 some requests failed, 2 bad usage or input, 3 a --check-*\n"
+    "threshold was missed.\n";
 
 static struct rr_replay *g_run;
 static volatile sig_atomic_t g_signals;
@@ -223,6 +232,8 @@ int rr_cmd_replay(int argc, char **argv)
         O_SINGLE,
         O_ITER,
         O_SEED,
+        O_CSV_FULL,
+        O_CHECK,
     };
     static const struct option longopts[] = {
         {"users", required_argument, NULL, 'u'},
@@ -247,6 +258,11 @@ int rr_cmd_replay(int argc, char **argv)
         {"single-user", no_argument, NULL, O_SINGLE},
         {"iterations", required_argument, NULL, O_ITER},
         {"seed", required_argument, NULL, O_SEED},
+        {"csv-full-history", no_argument, NULL, O_CSV_FULL},
+        {"exit-code-on-error", required_argument, NULL, O_CHECK},
+        {"check-fail-ratio", required_argument, NULL, O_CHECK},
+        {"check-p95", required_argument, NULL, O_CHECK},
+        {"check-rps", required_argument, NULL, O_CHECK},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -263,20 +279,25 @@ int rr_cmd_replay(int argc, char **argv)
     struct rr_stats *total = NULL;
     struct rr_buf out;
     char *cmdline = NULL;
-    int json = 0, only_summary = 0, ret = RR_EXIT_USAGE, opt;
+    int json = 0, only_summary = 0, csv_full = 0, ret = RR_EXIT_USAGE, opt, longidx = -1;
+    struct rr_stats_checks checks;
+    struct rr_buf msgs, log;
     uint64_t v;
     double d;
     char why[512];
 
     rr_replay_opts_init(&o);
     rr_buf_init(&out);
+    rr_buf_init(&msgs);
+    rr_buf_init(&log);
+    rr_stats_checks_init(&checks);
     if (cli_wants_help(argc, argv)) {
         fputs(usage_text, stdout);
         return RR_EXIT_OK;
     }
     optind = 1;
     opterr = 0;
-    while ((opt = getopt_long(argc, argv, ":u:r:t:H:h", longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, ":u:r:t:H:h", longopts, &longidx)) != -1) {
         switch (opt) {
         case 'u':
             if (rr_parse_u64(optarg, 10000000, &v))
@@ -384,6 +405,18 @@ int rr_cmd_replay(int argc, char **argv)
             if (rr_parse_u64(optarg, UINT64_MAX, &o.seed))
                 return cli_usage_error("replay", "--seed: expected a number, got '%s'", optarg);
             break;
+        case O_CSV_FULL:
+            csv_full = 1;
+            break;
+        case O_CHECK: {
+            char opt_name[64];
+            snprintf(opt_name, sizeof(opt_name), "--%s", longopts[longidx].name);
+            if (rr_stats_checks_parse(&checks, opt_name, optarg, why, sizeof(why))) {
+                free(allow);
+                return cli_usage_error("replay", "%s", why);
+            }
+            break;
+        }
         case ':':
             free(allow);
             return cli_usage_error("replay", "%s needs a value", argv[optind - 1]);
@@ -446,6 +479,7 @@ int rr_cmd_replay(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     struct rr_report_opts ro = {.csv_prefix = csv,
+                                .csv_full_history = csv_full,
                                 .html_path = html,
                                 .host = rr_replay_target(r),
                                 .script = path,
@@ -459,10 +493,23 @@ int rr_cmd_replay(int argc, char **argv)
         ret = cli_input_error("out of memory");
         goto out;
     }
-    /* with --json the tables go to stderr, the JSON alone to stdout */
-    FILE *tables = json ? stderr : stdout;
-    int width = rr_stats_name_width(fileno(tables));
+    /* As Locust: logs and tables on stderr, the JSON alone on stdout; the name column's width
+     * follows stdout's terminal. */
+    FILE *tables = stderr;
+    int width = rr_stats_name_width(STDOUT_FILENO);
     double start = now_real();
+    if (o.run_time_us)
+        rr_stats_log(&log, start, "INFO", "locust.main", "Run time limit set to %llu seconds",
+                     (unsigned long long)(o.run_time_us / 1000000));
+    else
+        rr_stats_log(&log, start, "INFO", "locust.main",
+                     "No run time limit set, use CTRL+C to interrupt");
+    rr_stats_log(&log, start, "INFO", "locust.main", "Starting rrload %s", RR_VERSION);
+    if (o.mode == RR_REPLAY_USERS && !o.single_user)
+        rr_stats_log(&log, start, "INFO", "locust.runners",
+                     "Ramping to %u users at a rate of %.2f per second", o.users, o.spawn_rate);
+    put(tables, &log);
+    int all_spawned = o.mode != RR_REPLAY_USERS || o.single_user;
     rr_stats_start(total, start);
     rr_report_clear_history(rep);
     uint64_t t0 = rr_now_mono_us(), next_tick = t0 + 1000000, next_print = t0 + 2000000;
@@ -481,10 +528,15 @@ int rr_cmd_replay(int argc, char **argv)
         rr_replay_counts(r, &c);
         total_of(r, total, start);
         (void)rr_report_tick(rep, total, now_real(), (int)c.users);
+        if (!all_spawned && c.users >= o.users) {
+            all_spawned = 1;
+            rr_stats_log(&log, now_real(), "INFO", "locust.runners",
+                         "All users spawned: {\"rrload\": %u} (%u total users)", c.users, c.users);
+            put(tables, &log);
+        }
         next_tick += 1000000;
         if (!only_summary && !o.single_user && now >= next_print) {
             rr_stats_print_table(total, width, 1, &out);
-            rr_buf_adds(&out, "\n");
             put(tables, &out);
             next_print += 2000000;
         }
@@ -499,6 +551,13 @@ int rr_cmd_replay(int argc, char **argv)
     total_of(r, total, start);
     if (rr_report_finish(rep, total, now_real(), 0))
         fprintf(stderr, "rrload replay: could not write every report file\n");
+    /* Locust decides and logs the exit code before it prints the final tables. */
+    ret = rr_stats_exit_code(total, &checks, &msgs);
+    if (o.run_time_us && !g_signals && secs * 1e6 >= (double)o.run_time_us)
+        rr_stats_log(&log, now_real(), "INFO", "locust.main",
+                     "--run-time limit reached, shutting down");
+    rr_stats_log(&log, now_real(), "INFO", "locust.main", "Shutting down (exit code %d)", ret);
+    put(tables, &log);
     if (!o.single_user) {
         rr_stats_print_summary(total, width, &out);
         put(tables, &out);
@@ -508,19 +567,14 @@ int rr_cmd_replay(int argc, char **argv)
                 (unsigned long long)c.unserved);
     if (json) {
         rr_stats_json(total, &out);
-        rr_buf_adds(&out, "\n");
         put(stdout, &out);
     }
     save_run(path, rep, total, r, &o, secs);
-    struct rr_stats_checks checks;
-    struct rr_buf msgs;
-    rr_stats_checks_init(&checks);
-    rr_buf_init(&msgs);
-    ret = rr_stats_exit_code(total, &checks, &msgs);
     if (msgs.len)
         fputs(rr_buf_cstr(&msgs), stderr);
-    rr_buf_fini(&msgs);
 out:
+    rr_buf_fini(&msgs);
+    rr_buf_fini(&log);
     g_run = NULL;
     rr_replay_free(&r);
     rr_report_free(&rep);

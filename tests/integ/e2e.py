@@ -6,6 +6,7 @@ Each test prints TAP-like "ok - ..." / "not ok - ..." lines and exits 1 when any
 """
 import csv
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -17,6 +18,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from demotarget import DemoTarget  # noqa: E402,F401
 
 failures = 0
+_tmpdirs = []
 
 
 def check(cond, what, detail=""):
@@ -43,7 +45,10 @@ def rr(*args, timeout=30, **kw):
 
 
 def tmpdir():
-    return tempfile.mkdtemp(prefix="rr-e2e-")
+    """A scratch folder, removed by finish() when every check passed (kept to look at else)."""
+    d = tempfile.mkdtemp(prefix="rr-e2e-")
+    _tmpdirs.append(d)
+    return d
 
 
 def record(sample, db):
@@ -94,4 +99,9 @@ def count(rows, typ, name):
 
 def finish():
     print("# %d failed" % failures if failures else "# all passed")
+    for d in _tmpdirs:
+        if failures:
+            print("# files kept in " + d)
+        else:
+            shutil.rmtree(d, ignore_errors=True)
     sys.exit(1 if failures else 0)

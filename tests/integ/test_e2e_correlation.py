@@ -98,7 +98,7 @@ def main():
           "every failure in _failures.csv is a 401", fails)
     check(sum(int(f["Occurrences"]) for f in fails) == int(agg["Failure Count"]),
           "_failures.csv accounts for every failure")
-    check("401" in out, "the error report printed by the replay names the 401s", out)
+    check("401" in err, "the error report printed by the replay names the 401s", err)
     sent = tokens_sent(lines)
     check(sent and set(sent) <= old, "without correlation only recorded tokens are sent")
     e2e.finish()

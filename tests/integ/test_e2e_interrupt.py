@@ -39,7 +39,7 @@ def main():
         took = time.monotonic() - t0
         check(p.returncode == 0, "SIGINT: exit 0 (%r)" % p.returncode, err)
         check(took < 3, "SIGINT: the run ends at once (%.1f s)" % took)
-        check("Aggregated" in out and "Response time percentiles" in out,
+        check("Aggregated" in err and "Response time percentiles" in err,
               "SIGINT: the final stats are printed", out[-1500:] + err)
         rows = e2e.stats_rows(prefix + "_stats.csv")
         agg = rows.get(("", "Aggregated"))
