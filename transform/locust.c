@@ -82,7 +82,7 @@ static int utf8_ok(const uint8_t *p, size_t n)
     return 1;
 }
 
-static const char *const preamble =
+static const char preamble[] =
     "# A locustfile written by 'rrload export' from a recorded plan.\n"
     "# Run: locust -f THIS_FILE --headless -u 10 -r 10 -t 1m [--host http://HOST:PORT]\n"
     "import csv\n"
