@@ -22,7 +22,4 @@ void wk_pack_stats(msgpack_packer *pk, const struct rr_wstats *s);
 /* Python's repr() of a str, UTF-8 passed through: what Locust hashes into error keys. */
 char *wk_pyrepr(const char *s);
 
-/* SHA-256 of n bytes, as 64 lowercase hex digits and a NUL. */
-void wk_sha256_hex(const void *p, size_t n, char out[65]);
-
 #endif

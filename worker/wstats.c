@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rr/stats.h"
 #include "rr/util.h"
 #include "wk_int.h"
 
@@ -214,7 +215,7 @@ void rr_wstats_error_key(const char *method, const char *name, const char *error
     size_t n = strlen(method) + strlen(name) + strlen(r) + 3;
     char *k = rr_xmalloc(n);
     snprintf(k, n, "%s.%s.%s", method, name, r);
-    wk_sha256_hex(k, strlen(k), out);
+    rr_sha256_hex(k, strlen(k), out);
     free(k);
     free(r);
 }
@@ -351,109 +352,12 @@ void wk_pack_stats(msgpack_packer *pk, const struct rr_wstats *s)
 
 /* ---- Python repr() of a str ----------------------------------------------------------- */
 
+/* Locust keys errors by repr(); the stats module already renders it as Python does. */
 char *wk_pyrepr(const char *s)
 {
-    /* repr picks ' unless the text holds ' and no " */
-    char q = (strchr(s, '\'') && !strchr(s, '"')) ? '"' : '\'';
-    size_t n = strlen(s);
-    char *out = rr_xmalloc(n * 4 + 3);
-    char *o = out;
-    *o++ = q;
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        unsigned char c = *p;
-        if (c == '\\' || c == (unsigned char)q) {
-            *o++ = '\\';
-            *o++ = (char)c;
-        } else if (c == '\n') {
-            *o++ = '\\';
-            *o++ = 'n';
-        } else if (c == '\r') {
-            *o++ = '\\';
-            *o++ = 'r';
-        } else if (c == '\t') {
-            *o++ = '\\';
-            *o++ = 't';
-        } else if (c < 0x20 || c == 0x7f) {
-            o += sprintf(o, "\\x%02x", c);
-        } else {
-            *o++ = (char)c;
-        }
-    }
-    *o++ = q;
-    *o = '\0';
-    return out;
-}
-
-/* ---- SHA-256 (FIPS 180-4) ------------------------------------------------------------- */
-
-static const uint32_t K256[64] = {
-    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
-    0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
-    0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
-    0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
-    0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
-    0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
-    0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2};
-
-#define ROR(x, n) (((x) >> (n)) | ((x) << (32 - (n))))
-
-static void sha_block(uint32_t h[8], const unsigned char *b)
-{
-    uint32_t w[64];
-    for (int i = 0; i < 16; i++)
-        w[i] = (uint32_t)b[i * 4] << 24 | (uint32_t)b[i * 4 + 1] << 16 |
-               (uint32_t)b[i * 4 + 2] << 8 | b[i * 4 + 3];
-    for (int i = 16; i < 64; i++) {
-        uint32_t s0 = ROR(w[i - 15], 7) ^ ROR(w[i - 15], 18) ^ (w[i - 15] >> 3);
-        uint32_t s1 = ROR(w[i - 2], 17) ^ ROR(w[i - 2], 19) ^ (w[i - 2] >> 10);
-        w[i] = w[i - 16] + s0 + w[i - 7] + s1;
-    }
-    uint32_t a = h[0], bb = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], hh = h[7];
-    for (int i = 0; i < 64; i++) {
-        uint32_t t1 =
-            hh + (ROR(e, 6) ^ ROR(e, 11) ^ ROR(e, 25)) + ((e & f) ^ (~e & g)) + K256[i] + w[i];
-        uint32_t t2 = (ROR(a, 2) ^ ROR(a, 13) ^ ROR(a, 22)) + ((a & bb) ^ (a & c) ^ (bb & c));
-        hh = g;
-        g = f;
-        f = e;
-        e = d + t1;
-        d = c;
-        c = bb;
-        bb = a;
-        a = t1 + t2;
-    }
-    h[0] += a;
-    h[1] += bb;
-    h[2] += c;
-    h[3] += d;
-    h[4] += e;
-    h[5] += f;
-    h[6] += g;
-    h[7] += hh;
-}
-
-void wk_sha256_hex(const void *p, size_t n, char out[65])
-{
-    uint32_t h[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
-                     0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
-    const unsigned char *b = p;
-    size_t left = n;
-    while (left >= 64) {
-        sha_block(h, b);
-        b += 64;
-        left -= 64;
-    }
-    unsigned char tail[128] = {0};
-    memcpy(tail, b, left);
-    tail[left] = 0x80;
-    size_t tl = left + 1 + 8 <= 64 ? 64 : 128;
-    uint64_t bits = (uint64_t)n * 8;
-    for (int i = 0; i < 8; i++)
-        tail[tl - 1 - i] = (unsigned char)(bits >> (8 * i));
-    sha_block(h, tail);
-    if (tl == 128)
-        sha_block(h, tail + 64);
-    for (int i = 0; i < 8; i++)
-        snprintf(out + i * 8, 9, "%08x", h[i]);
+    struct rr_buf b;
+    rr_buf_init(&b);
+    rr_stats_pyrepr(s, &b);
+    rr_buf_cstr(&b);
+    return (char *)rr_buf_take(&b, NULL);
 }

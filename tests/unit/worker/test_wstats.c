@@ -8,6 +8,7 @@
 
 #include <cmocka.h>
 
+#include "rr/stats.h"
 #include "wk_int.h"
 
 static void test_sha256(void **state)
@@ -15,12 +16,12 @@ static void test_sha256(void **state)
     char out[65];
     char buf[200];
     (void)state;
-    wk_sha256_hex("", 0, out);
+    rr_sha256_hex("", 0, out);
     assert_string_equal(out, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
-    wk_sha256_hex("abc", 3, out);
+    rr_sha256_hex("abc", 3, out);
     assert_string_equal(out, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     memset(buf, 'a', sizeof(buf)); /* several blocks, and a tail that needs a second one */
-    wk_sha256_hex(buf, sizeof(buf), out);
+    rr_sha256_hex(buf, sizeof(buf), out);
     assert_string_equal(out, "c2a908d98f5df987ade41b5fce213067efbcc21ef2240212a41e54b5e7c28ae5");
 }
 
