@@ -13,6 +13,81 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* A target may ask for deterministic mutations of each seed (flipped bytes, cut ranges,
+ * inserted tokens of its syntax, truncation), so the plain test build explores more than the
+ * seeds: it defines rr_fuzz_config(). A weak function, not weak constants, since the compiler
+ * may fold a weak constant's default into this file. */
+struct rr_fuzz_config {
+    unsigned mutations;
+    const char *const *tokens;
+    size_t n_tokens;
+};
+const struct rr_fuzz_config *rr_fuzz_config(void);
+__attribute__((weak)) const struct rr_fuzz_config *rr_fuzz_config(void)
+{
+    static const struct rr_fuzz_config none = {0, NULL, 0};
+    return &none;
+}
+
+static uint64_t rng = 0x9e3779b97f4a7c15u;
+
+static uint64_t next_rand(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return rng;
+}
+
+static void mutate_and_run(const uint8_t *seed, size_t n)
+{
+    const struct rr_fuzz_config *c = rr_fuzz_config();
+    if (!c->mutations)
+        return;
+    uint8_t *m = malloc(n + 64);
+    if (!m)
+        abort();
+    for (unsigned k = 0; k < c->mutations; k++) {
+        size_t len = n;
+        memcpy(m, seed, n);
+        int edits = 1 + (int)(next_rand() % 3);
+        for (int e = 0; e < edits; e++) {
+            size_t at = len ? (size_t)(next_rand() % len) : 0;
+            switch (next_rand() % 4) {
+            case 0: /* flip a byte */
+                if (len)
+                    m[at] = (uint8_t)next_rand();
+                break;
+            case 1: /* cut a range */
+                if (len) {
+                    size_t cut = 1 + (size_t)(next_rand() % 8);
+                    if (cut > len - at)
+                        cut = len - at;
+                    memmove(m + at, m + at + cut, len - at - cut);
+                    len -= cut;
+                }
+                break;
+            case 2: /* insert a token of the target's syntax */
+                if (c->n_tokens) {
+                    const char *t = c->tokens[next_rand() % c->n_tokens];
+                    size_t tl = strlen(t);
+                    if (len + tl <= n + 64) {
+                        memmove(m + at + tl, m + at, len - at);
+                        memcpy(m + at, t, tl);
+                        len += tl;
+                    }
+                }
+                break;
+            default: /* truncate */
+                len = at;
+                break;
+            }
+        }
+        LLVMFuzzerTestOneInput(m, len);
+    }
+    free(m);
+}
+
 static int run_file(const char *path)
 {
     FILE *f = fopen(path, "rb");
@@ -35,6 +110,10 @@ static int run_file(const char *path)
     }
     fclose(f);
     LLVMFuzzerTestOneInput(buf, (size_t)n);
+    /* Prefixes too: truncated input is the most common bad input. */
+    for (long cut = 1; cut < n; cut += n / 16 + 1)
+        LLVMFuzzerTestOneInput(buf, (size_t)cut);
+    mutate_and_run(buf, (size_t)n);
     free(buf);
     printf("ok %s\n", path);
     return 0;
