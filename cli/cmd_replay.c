@@ -18,18 +18,6 @@
 
 #include "cli.h"
 
-#ifndef RR_REPLAY_CLI
-/* Built before the stats core and the plan parser are in (replayer/meson.build). */
-int rr_cmd_replay(int argc, char **argv)
-{
-    if (cli_wants_help(argc, argv)) {
-        printf("usage: rrload replay FILE.db ...\n\nNot built yet.\n");
-        return RR_EXIT_OK;
-    }
-    fprintf(stderr, "rrload replay: not built yet (needs the stats core and the plan parser)\n");
-    return RR_EXIT_USAGE;
-}
-#else
 #include "rr/plan.h"
 #include "rr/replayer.h"
 #include "rr/stats.h"
@@ -586,4 +574,3 @@ out:
     free(allow);
     return ret;
 }
-#endif

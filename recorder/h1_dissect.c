@@ -57,9 +57,7 @@ struct rr_h1d {
     struct rr_buf scratch; /* decoded bodies */
     struct rr_header *hv;
     size_t hv_cap;
-#ifdef RR_HAVE_H2D
     struct rr_h2d *h2;
-#endif
 };
 
 #define HELD_MAX (256 * 1024)
@@ -243,13 +241,11 @@ static int emit(struct rr_h1d *d, struct h1x *x)
     int rc = d->sink.on_exchange(d->sink.ud, &e, x->body[0].p, x->body[0].len, rb, rl);
     if (rc)
         return rc;
-#ifdef RR_HAVE_H2D
     if (x->status == 101 && !d->h2 && view_has_token(hdr(x, 1, "upgrade"), "h2c")) {
         rc = rr_h2d_new_upgraded(&d->h2, &d->sink, &d->lim, &e, x->body[0].p, x->body[0].len);
         if (rc)
             return rc;
     }
-#endif
     return 0;
 }
 
@@ -739,10 +735,8 @@ static void cut(struct rr_h1d *d, int dir, uint32_t why)
 
 static int h2_feed(struct rr_h1d *d, int dir, const uint8_t *p, size_t n)
 {
-#ifdef RR_HAVE_H2D
     if (d->h2)
         return rr_h2d_feed(d->h2, (enum rr_dir)dir, p, n, d->ts);
-#endif
     (void)d;
     (void)dir;
     (void)p;
@@ -774,10 +768,8 @@ static int upgrade_decided(struct rr_h1d *d, int switched)
 static void switch_protocol(struct rr_h1d *d)
 {
     d->mode = d->tunnel ? MODE_TUNNEL : MODE_STOPPED;
-#ifdef RR_HAVE_H2D
     if (d->h2)
         d->mode = MODE_H2;
-#endif
 }
 
 static int feed(struct rr_h1d *d, int dir, const uint8_t *p, size_t n)
@@ -795,7 +787,6 @@ static int feed(struct rr_h1d *d, int dir, const uint8_t *p, size_t n)
                 return 0;
             }
             d->mode = MODE_STOPPED;
-#ifdef RR_HAVE_H2D
             if (rr_h2d_is_preface(p, n)) {
                 int rc = rr_h2d_new(&d->h2, &d->sink, &d->lim);
                 if (rc)
@@ -805,7 +796,6 @@ static int feed(struct rr_h1d *d, int dir, const uint8_t *p, size_t n)
                 if (rc)
                     return rc;
             }
-#endif
             rr_buf_fini(&d->tunnel_s2c);
             continue;
         }
@@ -905,9 +895,7 @@ int rr_h1d_gap(struct rr_h1d *d, enum rr_dir dir, uint64_t nbytes, uint64_t ts_u
 {
     d->ts = ts_us;
     if (d->mode == MODE_H2) {
-#ifdef RR_HAVE_H2D
         return rr_h2d_gap(d->h2, dir, nbytes, ts_us);
-#endif
     }
     if (d->mode != MODE_H1)
         return 0;
@@ -981,13 +969,11 @@ int rr_h1d_finish(struct rr_h1d *d, uint64_t ts_us)
             cut(d, dir, 0);
         }
     }
-#ifdef RR_HAVE_H2D
     if (d->h2) {
         rc = rr_h2d_finish(d->h2, ts_us);
         if (rc)
             return rc;
     }
-#endif
     for (struct h1x *x = d->head; x; x = x->next) {
         x->req_done = 1;
         x->resp_done = 1;
@@ -1017,9 +1003,7 @@ void rr_h1d_free(struct rr_h1d **pd)
         next = x->next;
         x_free(x);
     }
-#ifdef RR_HAVE_H2D
     rr_h2d_free(&d->h2);
-#endif
     rr_buf_fini(&d->held);
     rr_buf_fini(&d->tunnel_s2c);
     rr_buf_fini(&d->scratch);

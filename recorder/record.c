@@ -3,9 +3,7 @@
 #include <string.h>
 
 #include "dissect.h"
-#ifdef RR_HAVE_H2D
 #include "h2_dissect_int.h"
-#endif
 #include "h1_dissect.h"
 #include "rr/rd.h"
 #include "rr/recorder.h"
@@ -31,7 +29,6 @@ enum cmode {
     CM_H1,
     CM_H2,
     CM_NONHTTP,
-    CM_H2_PENDING
 };
 
 /* Bytes of a connection looked at before deciding it carries no HTTP. */
@@ -48,9 +45,7 @@ struct rconn {
     struct rr_buf early[2]; /* those bytes, replayed once it is known */
     struct rr_conn c;
     struct rr_h1d *h1;
-#ifdef RR_HAVE_H2D
     struct rr_h2d *h2;
-#endif
 };
 
 struct rr_rec {
@@ -148,13 +143,7 @@ static int start_dissector(struct rconn *rc, enum cmode mode, unsigned h1flags)
     }
     rc->c.proto = RR_PROTO_H2;
     rc->r->st.h2_conns++;
-#ifdef RR_HAVE_H2D
     return rr_h2d_new(&rc->h2, &ds, &lim);
-#else
-    rc->mode = CM_H2_PENDING;
-    rc->r->st.h2_pending_conns++;
-    return 0;
-#endif
 }
 
 static int is_preface(const uint8_t *p, size_t n)
@@ -242,10 +231,8 @@ static int t_data(void *ud, struct rr_tcp_conn *tc, int side, const uint8_t *p, 
     switch (rc->mode) {
     case CM_H1:
         return rr_h1d_feed(rc->h1, dir, p, n, ts);
-#ifdef RR_HAVE_H2D
     case CM_H2:
         return rr_h2d_feed(rc->h2, dir, p, n, ts);
-#endif
     default:
         return 0;
     }
@@ -263,10 +250,8 @@ static int t_gap(void *ud, struct rr_tcp_conn *tc, int side, uint64_t n, uint64_
         if (tc->snaplen_gap)
             rr_h1d_flag(rc->h1, dir, RR_XF_TRUNCATED);
         return rr_h1d_gap(rc->h1, dir, n, ts);
-#ifdef RR_HAVE_H2D
     case CM_H2:
         return rr_h2d_gap(rc->h2, dir, n, ts);
-#endif
     default:
         return 0;
     }
@@ -297,7 +282,6 @@ static int t_end(void *ud, struct rr_tcp_conn *tc, enum rr_tcp_end why, uint64_t
             rc->c.flags |= RR_CF_UPGRADED;
         rr_h1d_free(&rc->h1);
     }
-#ifdef RR_HAVE_H2D
     if (rc->mode == CM_H2) {
         err = rr_h2d_finish(rc->h2, ts);
         struct rr_h2d_stats hs;
@@ -307,7 +291,6 @@ static int t_end(void *ud, struct rr_tcp_conn *tc, enum rr_tcp_end why, uint64_t
         r->st.h2_errors += hs.errors + hs.hpack_errors;
         rr_h2d_free(&rc->h2);
     }
-#endif
     if (!err && rc->announced && r->sink.on_conn && !r->stopped) {
         rc->c.t_last_us = tc->t_last;
         if (why == RR_TCP_END_FIN)
@@ -578,7 +561,7 @@ void rr_rec_summary(const struct rr_rec_stats *s, char *out, size_t outlen)
 {
     snprintf(out, outlen,
              "exchanges: %llu (incomplete %llu, without response %llu, without request %llu)\n"
-             "connections: %llu TCP, %llu HTTP (%llu h2%s), %llu not HTTP skipped\n"
+             "connections: %llu TCP, %llu HTTP (%llu h2), %llu not HTTP skipped\n"
              "gaps: %llu (%llu bytes lost)\n"
              "packets: %llu (%llu bytes); skipped: %llu link, %llu not IP, %llu not TCP, "
              "%llu fragments, %llu malformed, %llu cut by snaplen\n"
@@ -589,7 +572,6 @@ void rr_rec_summary(const struct rr_rec_stats *s, char *out, size_t outlen)
              (unsigned long long)s->no_response, (unsigned long long)s->no_request,
              (unsigned long long)s->conns, (unsigned long long)s->http_conns,
              (unsigned long long)s->h2_conns,
-             s->h2_pending_conns ? ", not decoded in this build" : "",
              (unsigned long long)s->nonhttp_conns, (unsigned long long)s->gaps,
              (unsigned long long)s->gap_bytes, (unsigned long long)s->packets,
              (unsigned long long)s->bytes, (unsigned long long)s->skip_link,

@@ -42,7 +42,7 @@ struct rr_rec_opts {
 struct rr_rec_stats {
     uint64_t packets, bytes; /* frames and captured bytes seen */
     uint64_t exchanges, incomplete, no_response, no_request;
-    uint64_t conns, http_conns, h2_conns, nonhttp_conns, h2_pending_conns;
+    uint64_t conns, http_conns, h2_conns, nonhttp_conns;
     uint64_t gaps, gap_bytes;
     uint64_t skip_link, skip_nonip, skip_nontcp, skip_frag, skip_malformed, skip_snaplen;
     uint64_t conns_evicted_idle, conns_evicted_cap, ooo_dropped_bytes, ooo_forced_flushes;

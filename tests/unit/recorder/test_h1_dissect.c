@@ -301,7 +301,6 @@ static void test_lenient_request_line(void **state)
     assert_int_equal(c.x[0].status, 405);
 }
 
-#ifdef RR_HAVE_H2D
 static void feedn(struct rr_h1d *d, int dir, const char *s, size_t n)
 {
     assert_int_equal(rr_h1d_feed(d, (enum rr_dir)dir, (const uint8_t *)s, n, 1), 0);
@@ -352,7 +351,6 @@ static void test_connect_tunnel_h2(void **state)
     assert_string_equal(c.x[1].method, "GET");
     assert_string_equal(c.x[1].resp, "hi");
 }
-#endif
 
 int main(void)
 {
@@ -363,9 +361,7 @@ int main(void)
         cmocka_unit_test(test_upgrade_refused), cmocka_unit_test(test_gzip),
         cmocka_unit_test(test_gap_resync),      cmocka_unit_test(test_midstream),
         cmocka_unit_test(test_client_gap),      cmocka_unit_test(test_lenient_request_line),
-#ifdef RR_HAVE_H2D
         cmocka_unit_test(test_upgrade_h2c),     cmocka_unit_test(test_connect_tunnel_h2),
-#endif
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
