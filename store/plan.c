@@ -331,6 +331,7 @@ static void step_fini(struct rr_plan_step *s)
         free(s->checks[i].message);
     }
     free(s->checks);
+    free(s->think_q_us);
     memset(s, 0, sizeof(*s));
 }
 

@@ -90,7 +90,12 @@ struct rr_plan_step {
     struct rr_plan_header *headers;
     uint8_t *body; /* template; may hold any bytes */
     size_t body_len;
-    uint64_t think_us;    /* recorded wait after this step (RR_WAIT_RECORDED) */
+    uint64_t think_us;    /* recorded wait after this step (RR_WAIT_RECORDED): the mean */
+    /* The recorded distribution of that wait: n_think_q quantiles (0 or at least 2), equally
+     * spaced in probability from the minimum (q[0]) to the maximum (q[n-1]), ascending. A
+     * replay draws a uniform u and interpolates; without them it waits think_us. */
+    size_t n_think_q;
+    uint64_t *think_q_us;
     uint64_t exchange_id; /* the recorded exchange it came from; 0 if written by hand */
     size_t n_extracts;
     struct rr_plan_extract *extracts;
