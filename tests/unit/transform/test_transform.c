@@ -372,7 +372,7 @@ static void test_rules(void **state)
     assert_string_equal(why, "1:10: expected host|path|method|status PATTERN");
     assert_int_equal(rr_transform_rules_parse("\nfoo bar\n", 9, &ru, why, sizeof(why)), RR_EPARSE);
     assert_string_equal(why, "2:1: unknown rule \"foo\"; expected keep, drop, session, name, "
-                             "correlate, ignore, correlation, pool, check or wait");
+                             "correlate, ignore, correlation, pool, check, wait, before or after");
     assert_null(ru);
 }
 
