@@ -527,6 +527,7 @@ struct tx {
     uint64_t watermark;     /* latest request start seen */
     uint64_t horizon;       /* idle time after which a session cannot grow */
     uint64_t last_id;
+    uint64_t cur_t0; /* request start of the exchange being read */
     uint64_t open_x, peak_open_x; /* exchanges held in open sessions */
     /* flows */
     struct flow *flows;
@@ -744,6 +745,8 @@ static uint32_t sess_merge(struct tx *t, uint32_t a, uint32_t b)
 /* ------------------------------------------------------------------------------------------ */
 /* Sessions */
 
+static int sess_close(struct tx *t, uint32_t s);
+
 static void identity(struct tx *t, uint64_t conn, const void *p, size_t n)
 {
     if (n < MIN_IDENTITY)
@@ -753,6 +756,13 @@ static void identity(struct tx *t, uint64_t conn, const void *p, size_t n)
     t->os[s].identity = true;
     anon_unlink(t, s);
     uint32_t v = map_get(&t->ident, h);
+    if (v != NIL && v != s && t->cur_t0 > t->os[v].last + t->horizon) {
+        /* the value's session idled past the horizon: it ended; this one starts anew */
+        int rc = sess_close(t, v);
+        if (rc && !t->rc)
+            t->rc = rc;
+        v = NIL;
+    }
     if (v == NIL) {
         map_put(&t->ident, h, s);
         struct osess *o = &t->os[s];
@@ -812,6 +822,13 @@ static void cookie_identities(struct tx *t, uint64_t conn, struct rr_view c)
 static uint32_t sess_of_conn(struct tx *t, uint64_t conn, uint64_t t0)
 {
     uint32_t s = map_get(&t->conn_sess, conn);
+    if (s != NIL && t0 > t->os[s].last + t->horizon) {
+        /* a connection idle past the horizon: its session ended, a new one starts */
+        int rc = sess_close(t, s);
+        if (rc && !t->rc)
+            t->rc = rc;
+        s = NIL;
+    }
     if (s != NIL)
         return s;
     const struct rr_transform_rules *r = t->rules;
@@ -1414,6 +1431,7 @@ static int walk_cb(const struct rr_exchange *x, void *ud)
     if (t0 > t->watermark)
         t->watermark = t0;
     uint64_t conn = x->conn_id;
+    t->cur_t0 = t0;
     (void)sess_of_conn(t, conn, t0);
 
     if (r->session == TXS_AUTO) {
@@ -1461,7 +1479,7 @@ static int walk_cb(const struct rr_exchange *x, void *ud)
     t->st->kept++;
     if (++t->open_x > t->peak_open_x)
         t->peak_open_x = t->open_x;
-    return sweep(t);
+    return t->rc ? t->rc : sweep(t);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -2584,6 +2602,16 @@ void rr_transform_summary(const struct rr_plan *p, const struct rr_transform_sta
                                   kn[x->kind], x->expr, lists[l][k].method, lists[l][k].name);
                 }
     }
+    const struct rr_plan_step *tl[2] = {p->before, p->after};
+    size_t ntl[2] = {p->n_before, p->n_after};
+    for (int l = 0; l < 2; l++) {
+        if (!ntl[l])
+            continue;
+        rr_buf_printf(out, "%s (once per test):", l ? "after" : "before");
+        for (size_t k = 0; k < ntl[l]; k++)
+            rr_buf_printf(out, "%s%s %s", k ? ", " : " ", tl[l][k].method, tl[l][k].name);
+        rr_buf_addc(out, '\n');
+    }
     rr_buf_printf(out, "extractors: %llu\n", (unsigned long long)st->extractors);
     rr_buf_printf(out, "pools: %zu\n", p->n_pools);
     for (size_t i = 0; i < p->n_pools; i++) {
@@ -2595,6 +2623,11 @@ void rr_transform_summary(const struct rr_plan *p, const struct rr_transform_sta
         else
             rr_buf_printf(out, "  ${%s}: %s, %zu values\n", pl->name, mn[pl->mode], pl->n_values);
     }
+    if (st->capped_pools)
+        rr_buf_printf(out,
+                      "  %llu pool(s) from fields with more than %d distinct values per step: "
+                      "only the first %d were kept\n",
+                      (unsigned long long)st->capped_pools, MAX_FIELD_VALUES, MAX_FIELD_VALUES);
     if (st->statics.len) {
         rr_buf_printf(out, "static assets dropped (keep them with the rule \"keep statics\"):\n");
         const char *s = (const char *)st->statics.p, *end = s + st->statics.len;
