@@ -527,7 +527,7 @@ struct tx {
     uint64_t watermark;     /* latest request start seen */
     uint64_t horizon;       /* idle time after which a session cannot grow */
     uint64_t last_id;
-    uint64_t cur_t0; /* request start of the exchange being read */
+    uint64_t cur_t0;              /* request start of the exchange being read */
     uint64_t open_x, peak_open_x; /* exchanges held in open sessions */
     /* flows */
     struct flow *flows;
