@@ -521,6 +521,33 @@ static void test_stream(void **state)
     rr_plan_free(&p);
     rr_transform_stats_fini(&st);
     rec_close(&r);
+
+    /* the store's order is the order exchanges ended: a slow answer comes after exchanges that
+     * started 40 s later, and still finds its session (the horizon allows for that) */
+    rec_open(&r);
+    c = conn(&r, 30002);
+    ex(&r, c, "GET", "/api/a", NULL, 200, "{}", rq, json_h);
+    uint64_t t_slow = r.now;
+    r.now += 40000000;
+    for (unsigned i = 0; i < 3; i++) {
+        lone(&r, (uint16_t)(30010 + i), "GET", "/api/other");
+        r.now += 3000000;
+    }
+    uint64_t t_end = r.now;
+    r.now = t_slow;
+    ex(&r, c, "GET", "/api/slow", NULL, 200, "{}", rq, json_h);
+    r.now = t_end;
+    assert_int_equal(rr_store_flush(r.s), 0);
+    rr_transform_stats_init(&st);
+    p = run(&r, "session idle 10\nbefore off\nafter off\n", 0, &st);
+    assert_int_equal(st.sessions, 4);
+    const struct rr_plan_flow *f = flow_with(p, "/api/a");
+    assert_non_null(f);
+    assert_int_equal(f->n_steps, 2);
+    assert_string_equal(f->steps[1].name, "/api/slow");
+    rr_plan_free(&p);
+    rr_transform_stats_fini(&st);
+    rec_close(&r);
 }
 
 /* A field with more distinct values than kept: the pool holds the first ones, flagged. */
