@@ -13,7 +13,7 @@
 
 #define N_DRAWS 200000
 
-static const uint64_t q9[] = {100000, 250000, 400000,  600000, 800000,
+static const uint64_t q9[] = {100000,  250000,  400000,  600000, 800000,
                               1100000, 1600000, 2400000, 6000000};
 
 static void test_points(void **state)
