@@ -748,11 +748,12 @@ static int is_kw(const struct word *w, const char *kw)
 /* Line-level helpers: each checks the count of words and names what was expected. */
 static int want_words(struct parser *ps, size_t min, size_t max, const char *usage)
 {
+    /* a line has at least its keyword, and at most MAX_WORDS words (next_line) */
     if (ps->nw < min) {
-        unsigned col = ps->w[ps->nw - 1].col + (unsigned)ps->w[ps->nw - 1].raw_len;
-        return perr(ps, col, "expected %s", usage);
+        const struct word *last = &ps->w[ps->nw ? ps->nw - 1 : 0];
+        return perr(ps, last->col + (unsigned)last->raw_len, "expected %s", usage);
     }
-    if (ps->nw > max)
+    if (ps->nw > max && max < MAX_WORDS)
         return perr(ps, ps->w[max].col, "unexpected word; expected %s", usage);
     return 0;
 }
@@ -1429,7 +1430,7 @@ int rr_plan_parse(const void *text, size_t len, struct rr_plan **out, char *why,
         rc = perr(&ps, rc ? ps.w[0].col : 1, "expected \"rrload-plan %d\" first", RR_PLAN_VERSION);
         goto fail;
     }
-    uint64_t ver;
+    uint64_t ver = 0;
     if ((rc = u64_arg(&ps, 1, 1000000, &ver, "a version number")))
         goto fail;
     if (ver != RR_PLAN_VERSION) {
