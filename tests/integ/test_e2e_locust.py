@@ -29,10 +29,10 @@ def main():
     db = os.path.join(tmp, "shop.db")
     e2e.record("shop-h1.pcap", db)
     e2e.transform(db)
-    # recorded waits as distributions (min 0, the recorded mean as median, twice it as max),
+    # recorded waits as (other) distributions (min 0, the recorded mean as median, twice it as max),
     # so the locustfile draws its waits as rrload does
     e2e.edit_plan(db, tmp, lambda t: re.sub(
-        r"(?m)^( +think )(\d+(?:\.\d+)?)$",
+        r"(?m)^( +think )(\d+(?:\.\d+)?)(?: dist[ 0-9.]*)?$",
         lambda m: "%s%s dist 0 %s %.6f" % (m.group(1), m.group(2), m.group(2),
                                            2 * float(m.group(2))), t))
     lf = os.path.join(tmp, "shop_locust.py")
