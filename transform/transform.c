@@ -31,6 +31,8 @@
 #define SEEN_MAX         65536     /* entries of the collected-once cache before it is emptied */
 #define THINK_SAMPLE     256       /* recorded waits sampled per step */
 #define THINK_Q          9         /* quantiles of a step's wait: every 12.5 % */
+#define MAX_SESSION_X    4096      /* a session this long is closed: more steps is noise */
+#define ANON_SCAN        64        /* a client's anonymous sessions looked at per connection */
 
 /* ------------------------------------------------------------------------------------------ */
 /* A u64 -> u32 open-addressing map (keys are hashes or ids; 0 is mapped to 1). */
@@ -857,7 +859,7 @@ static uint32_t sess_of_conn(struct tx *t, uint64_t conn, uint64_t t0)
          * joins the next connection of the same client that starts soon after it ended */
         uint64_t gap = r->gap_us ? r->gap_us : ANON_GAP_US;
         uint32_t a = map_get(&t->anon_head, client);
-        while (a != NIL) {
+        for (unsigned seen = 0; a != NIL && seen < ANON_SCAN; seen++) {
             uint32_t next = t->os[a].anext;
             const struct osess *u = &t->os[a];
             if (u->last + gap + SLACK_US < t0)
@@ -1479,6 +1481,9 @@ static int walk_cb(const struct rr_exchange *x, void *ud)
     t->st->kept++;
     if (++t->open_x > t->peak_open_x)
         t->peak_open_x = t->open_x;
+    /* endless anonymous traffic from one address chains into one session: bounded here */
+    if (!t->rc && o->n >= MAX_SESSION_X)
+        t->rc = sess_close(t, s);
     return t->rc ? t->rc : sweep(t);
 }
 

@@ -473,6 +473,12 @@ static void lone(struct rec *r, uint16_t port, const char *method, const char *t
     ex(r, c, method, target, NULL, 200, "{\"ok\":true}", NULL, json_h);
 }
 
+static int get_id(const struct rr_exchange *x, void *ud)
+{
+    *(uint64_t *)ud = x->id;
+    return 0;
+}
+
 /* Sessions close once idle past the horizon: memory follows the open sessions, and a session
  * idle for longer than `session idle` is cut. */
 static void test_stream(void **state)
@@ -545,6 +551,25 @@ static void test_stream(void **state)
     assert_non_null(f);
     assert_int_equal(f->n_steps, 2);
     assert_string_equal(f->steps[1].name, "/api/slow");
+    rr_plan_free(&p);
+    rr_transform_stats_fini(&st);
+    /* the lookup by id the fold uses */
+    uint64_t got = 0;
+    assert_int_equal(rr_store_exchange_get(r.s, 2, get_id, &got), 0);
+    assert_int_equal(got, 2);
+    assert_int_equal(rr_store_exchange_get(r.s, 999, get_id, &got), RR_ENOTFOUND);
+    rec_close(&r);
+
+    /* anonymous requests from one address, never 2 s apart, chain into one session: it is
+     * cut every 4096 exchanges rather than held whole */
+    rec_open(&r);
+    for (unsigned i = 0; i < 5000; i++)
+        lone(&r, (uint16_t)(1000 + i), "GET", "/api/tick");
+    assert_int_equal(rr_store_flush(r.s), 0);
+    rr_transform_stats_init(&st);
+    p = run(&r, NULL, 0, &st);
+    assert_int_equal(st.sessions, 2);
+    assert_int_equal(st.peak_open, 4096);
     rr_plan_free(&p);
     rr_transform_stats_fini(&st);
     rec_close(&r);
