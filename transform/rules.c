@@ -146,7 +146,8 @@ static int need(struct rparser *ps, size_t min, size_t max, const char *usage)
                         (ps->w[ps->nw - 1].quoted ? 2 : 0),
                     "expected %s", usage);
     if (ps->nw > max)
-        return rerr(ps, ps->w[max].col, "unexpected word; expected %s", usage);
+        return rerr(ps, ps->w[max < MAX_WORDS ? max : MAX_WORDS - 1].col,
+                    "unexpected word; expected %s", usage);
     return 0;
 }
 
@@ -184,7 +185,7 @@ static int parse_check(struct rparser *ps, size_t i, struct rr_plan_check *c)
     if (i >= ps->nw)
         return need(ps, i + 1, MAX_WORDS, "status, json, contains or max_ms");
     if (kw(&ps->w[i], "status")) {
-        unsigned long lo, hi;
+        unsigned long lo = 0, hi = 0;
         if (ps->nw < i + 3)
             return need(ps, i + 3, i + 3, "status LOW HIGH");
         if ((rc = whole(ps, i + 1, 999, &lo)) || (rc = whole(ps, i + 2, 999, &hi)))
@@ -348,7 +349,7 @@ static int parse_rule(struct rparser *ps, struct rr_transform_rules *r)
             return rc;
         struct tx_pool_rule p = {rr_xstrdup(ps->w[1].s), NULL, 0, -1, -1};
         for (size_t i = 2; i < ps->nw; i += 2) {
-            unsigned long col;
+            unsigned long col = 0;
             if (i + 1 >= ps->nw) {
                 rc = rerr(ps, ps->w[i].col, "expected a value after %s", ps->w[i].s);
             } else if (kw(&ps->w[i], "csv")) {
