@@ -462,7 +462,7 @@ struct fstep {
  * exact extremes. */
 struct thinkq {
     uint64_t *res;
-    uint32_t n_res;
+    uint32_t n_res, cap_res; /* grows to THINK_SAMPLE: a rare flow keeps a small sample */
     uint64_t seen, min, max;
 };
 
@@ -1200,8 +1200,7 @@ static void think_add(struct flow *f, struct thinkq *q, uint64_t gap)
         q->max = gap;
     q->seen++;
     if (q->n_res < THINK_SAMPLE) {
-        if (!q->res)
-            q->res = rr_xmalloc(THINK_SAMPLE * sizeof(uint64_t));
+        q->res = grow_arr(q->res, &q->cap_res, q->n_res + 1, sizeof(uint64_t));
         q->res[q->n_res++] = gap;
         return;
     }
