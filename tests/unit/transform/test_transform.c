@@ -374,6 +374,16 @@ static void test_rules(void **state)
     assert_string_equal(why, "2:1: unknown rule \"foo\"; expected keep, drop, session, name, "
                              "correlate, ignore, correlation, pool, check, wait, before or after");
     assert_null(ru);
+    assert_int_equal(rr_transform_rules_parse("before\n", 7, &ru, why, sizeof(why)), RR_EPARSE);
+    assert_string_equal(why, "1:7: expected before [METHOD] PATH-GLOB, or before off");
+    assert_int_equal(rr_transform_rules_parse("after GET / x\n", 14, &ru, why, sizeof(why)),
+                     RR_EPARSE);
+    assert_string_equal(why,
+                        "1:13: unexpected word; expected after [METHOD] PATH-GLOB, or after off");
+    assert_int_equal(rr_transform_rules_parse("session idle 0.5\n", 17, &ru, why, sizeof(why)),
+                     RR_EPARSE);
+    assert_string_equal(why, "1:14: expected at least 1 second");
+    assert_null(ru);
 }
 
 static void test_names(void **state)
