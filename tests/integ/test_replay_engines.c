@@ -194,7 +194,9 @@ static double run(const struct rr_plan *plan, struct rr_replay_opts *o, struct e
         assert_true(rr_now_mono_us() - t0 < 20000000); /* never hang */
     double secs = (double)(rr_now_mono_us() - t0) / 1e6;
     rr_replay_counts(r, c);
-    assert_string_equal(rr_replay_engine_name(r), engine == RR_ENGINE_NATIVE ? "native" : "curl");
+    assert_string_equal(rr_replay_engine_name(r), engine == RR_ENGINE_NATIVE ? "native"
+                                                  : engine == RR_ENGINE_H2   ? "h2"
+                                                                             : "curl");
     rr_replay_free(&r);
     return secs;
 }
@@ -764,6 +766,13 @@ static int use_native(void **state)
     return 0;
 }
 
+static int use_h2(void **state)
+{
+    (void)state;
+    engine = RR_ENGINE_H2;
+    return 0;
+}
+
 static int use_curl(void **state)
 {
     (void)state;
@@ -787,6 +796,7 @@ int main(void)
         BOTH(test_framing),
         cmocka_unit_test(test_https),
         cmocka_unit_test_setup(test_h2c, use_curl),
+        cmocka_unit_test_setup(test_h2c, use_h2),
     };
     signal(SIGPIPE, SIG_IGN);
     atexit(kill_leftover);
