@@ -2,6 +2,7 @@
  * stop rules and faults. The origin is tests/integ/replay_server.py on 127.0.0.1 port 0. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -1043,6 +1044,105 @@ static void test_h2_faults(void **state)
     free_requests(lines, demo_log(&d, &lines, &n_conns));
 }
 
+/* nginx h2c (prior knowledge) closing each connection after 5 requests with GOAWAY: the user
+ * reopens transparently, no request fails, no connection carries more than 5. */
+static void test_h2_nginx(void **state)
+{
+    char dir[128], conf[256], path[300], url[64];
+    (void)state;
+    if (access("/usr/sbin/nginx", X_OK))
+        skip();
+    kill_leftover();
+    snprintf(dir, sizeof(dir), "/tmp/rr-h2-nginx-%d", (int)getpid());
+    snprintf(path, sizeof(path), "rm -rf %s && mkdir -p %s/tmp", dir, dir);
+    assert_int_equal(system(path), 0);
+    /* nginx cannot report an ephemeral port: take one the kernel just handed out */
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f000001)};
+    socklen_t al = sizeof(a);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &al), 0);
+    close(fd);
+    unsigned port = ntohs(a.sin_port);
+    snprintf(conf, sizeof(conf), "%s/nginx.conf", dir);
+    FILE *f = fopen(conf, "w");
+    assert_non_null(f);
+    fprintf(f,
+            "worker_processes 1; daemon off; pid %s/nginx.pid; error_log %s/error.log warn;\n"
+            "events { worker_connections 64; }\n"
+            "http { log_format c '$connection $server_protocol $request';\n"
+            "  access_log %s/access.log c; keepalive_requests 5;\n"
+            "  client_body_temp_path %s/tmp/b; proxy_temp_path %s/tmp/p;\n"
+            "  fastcgi_temp_path %s/tmp/f; uwsgi_temp_path %s/tmp/u; scgi_temp_path %s/tmp/s;\n"
+            "  server { listen 127.0.0.1:%u http2;\n"
+            "    location / { default_type text/plain; return 200 \"hello\\n\"; } } }\n",
+            dir, dir, dir, dir, dir, dir, dir, dir, port);
+    fclose(f);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int dn = open("/dev/null", O_WRONLY);
+        dup2(dn, 2);
+        execl("/usr/sbin/nginx", "nginx", "-c", conf, "-p", dir, (char *)NULL);
+        _exit(127);
+    }
+    live_server = pid;
+    bool up = false;
+    for (int i = 0; i < 200 && !up; i++) {
+        fd = socket(AF_INET, SOCK_STREAM, 0);
+        up = connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+        close(fd);
+        if (!up)
+            usleep(10000);
+    }
+    if (!up) {
+        kill_leftover();
+        skip(); /* nginx could not start here (port taken meanwhile, or no permission) */
+    }
+    snprintf(url, sizeof(url), "http://127.0.0.1:%u", port);
+    struct tplan t;
+    struct rr_replay_opts o;
+    struct rr_replay_counts c;
+    struct events ev;
+    tplan_init(&t, url, 2);
+    t.steps[1].target = "/second";
+    rr_replay_opts_init(&o);
+    o.users = 2;
+    o.iterations = 10;
+    o.spawn_rate = 100;
+    o.http2 = 1;
+    run(&t.plan, &o, &ev, &c);
+    kill_leftover();
+    if (c.failures)
+        fail_msg("%s", ev.first_error);
+    assert_int_equal(c.requests, 20);
+    snprintf(path, sizeof(path), "%s/access.log", dir);
+    f = fopen(path, "r");
+    assert_non_null(f);
+    long conns[64] = {0}, counts[64] = {0};
+    size_t nc = 0, n = 0;
+    char line[512];
+    while (fgets(line, sizeof(line), f)) {
+        assert_non_null(strstr(line, " HTTP/2.0 GET /"));
+        long id = atol(line);
+        size_t k = 0;
+        while (k < nc && conns[k] != id)
+            k++;
+        if (k == nc && nc < 64)
+            conns[nc++] = id;
+        counts[k]++;
+        n++;
+    }
+    fclose(f);
+    assert_int_equal(n, 20);
+    /* 20 requests at 5 per connection by 2 users: 4 connections, 5 at most if uneven */
+    assert_in_range(nc, 4, 5);
+    for (size_t k = 0; k < nc; k++)
+        assert_true(counts[k] <= 5);
+    snprintf(path, sizeof(path), "rm -rf %s", dir);
+    assert_int_equal(system(path), 0);
+}
+
 /* Engine choice: --http2 with http:// picks h2 (auto and native); https stays with curl */
 static void test_h2_select(void **state)
 {
@@ -1124,6 +1224,7 @@ int main(void)
         cmocka_unit_test_setup(test_demo_session, use_h2),
         cmocka_unit_test_setup(test_h2_reuse, use_h2),
         cmocka_unit_test_setup(test_h2_faults, use_h2),
+        cmocka_unit_test_setup(test_h2_nginx, use_h2),
         cmocka_unit_test(test_h2_select),
     };
     signal(SIGPIPE, SIG_IGN);
