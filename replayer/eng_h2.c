@@ -43,12 +43,12 @@ struct rp_conn {
     int32_t sid; /* the stream of the request in flight, 0: none */
     size_t body_off;
     bool connecting, busy, in_io, reused, retried, got_headers, goaway;
-    bool done;          /* the stream closed: deliver after mem_recv returns */
+    bool done;           /* the stream closed: deliver after mem_recv returns */
     uint32_t close_code; /* its RST_STREAM code (0: a complete response) */
     uint32_t goaway_code;
     int status;
-    struct rr_buf hb;    /* response header bytes */
-    size_t *hoff;        /* per header: name off, name len, value off, value len */
+    struct rr_buf hb; /* response header bytes */
+    size_t *hoff;     /* per header: name off, name len, value off, value len */
     size_t n_hdr, cap_hdr;
     struct rr_view *hv;
     size_t hv_cap;
@@ -56,47 +56,54 @@ struct rp_conn {
     uint64_t body_len;
     struct rr_buf wbuf; /* frames not yet written */
     size_t woff;
-    struct rr_buf nb;   /* request header names (lower case) and values */
+    struct rr_buf nb; /* request header names (lower case) and values */
     nghttp2_nv *nv;
     size_t nv_cap;
 };
 
 static nghttp2_session_callbacks *callbacks;
 
+/* HTTP/2 carries no reason phrase; errors quote the standard one, as over HTTP/1.1. */
 static const char *reason_of(int status)
 {
-    switch (status) {
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 204: return "No Content";
-    case 206: return "Partial Content";
-    case 301: return "Moved Permanently";
-    case 302: return "Found";
-    case 303: return "See Other";
-    case 304: return "Not Modified";
-    case 307: return "Temporary Redirect";
-    case 308: return "Permanent Redirect";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 409: return "Conflict";
-    case 410: return "Gone";
-    case 413: return "Payload Too Large";
-    case 415: return "Unsupported Media Type";
-    case 422: return "Unprocessable Entity";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    default: return "";
-    }
+    static const struct {
+        int code;
+        const char *text;
+    } reasons[] = {
+        {200, "OK"},
+        {201, "Created"},
+        {202, "Accepted"},
+        {204, "No Content"},
+        {206, "Partial Content"},
+        {301, "Moved Permanently"},
+        {302, "Found"},
+        {303, "See Other"},
+        {304, "Not Modified"},
+        {307, "Temporary Redirect"},
+        {308, "Permanent Redirect"},
+        {400, "Bad Request"},
+        {401, "Unauthorized"},
+        {403, "Forbidden"},
+        {404, "Not Found"},
+        {405, "Method Not Allowed"},
+        {408, "Request Timeout"},
+        {409, "Conflict"},
+        {410, "Gone"},
+        {413, "Payload Too Large"},
+        {415, "Unsupported Media Type"},
+        {422, "Unprocessable Entity"},
+        {429, "Too Many Requests"},
+        {431, "Request Header Fields Too Large"},
+        {500, "Internal Server Error"},
+        {501, "Not Implemented"},
+        {502, "Bad Gateway"},
+        {503, "Service Unavailable"},
+        {504, "Gateway Timeout"},
+    };
+    for (size_t i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++)
+        if (reasons[i].code == status)
+            return reasons[i].text;
+    return "";
 }
 
 /* ---------------------------------------------------------------- nghttp2 callbacks */
@@ -109,8 +116,7 @@ static void hdr_reset(struct rp_conn *c)
 }
 
 static int on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *name,
-                     size_t namelen, const uint8_t *value, size_t valuelen, uint8_t flags,
-                     void *ud)
+                     size_t namelen, const uint8_t *value, size_t valuelen, uint8_t flags, void *ud)
 {
     struct rp_conn *c = ud;
     (void)s;
@@ -143,8 +149,8 @@ static int on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *
     return 0;
 }
 
-static int on_data(nghttp2_session *s, uint8_t flags, int32_t sid, const uint8_t *data,
-                   size_t len, void *ud)
+static int on_data(nghttp2_session *s, uint8_t flags, int32_t sid, const uint8_t *data, size_t len,
+                   void *ud)
 {
     struct rp_conn *c = ud;
     (void)s;
@@ -190,8 +196,8 @@ static void callbacks_init(void)
     nghttp2_session_callbacks_set_on_frame_recv_callback(callbacks, on_frame_recv);
 }
 
-static ssize_t read_body(nghttp2_session *s, int32_t sid, uint8_t *buf, size_t len,
-                         uint32_t *flags, nghttp2_data_source *src, void *ud)
+static ssize_t read_body(nghttp2_session *s, int32_t sid, uint8_t *buf, size_t len, uint32_t *flags,
+                         nghttp2_data_source *src, void *ud)
 {
     struct rp_conn *c = ud;
     (void)s;
@@ -347,9 +353,9 @@ static void deliver(struct rp_conn *c, const char *err)
 
 static bool skip_header(struct rr_view n, struct rr_view v)
 {
-    static const char *const hop[] = {"connection", "keep-alive", "proxy-connection",
-                                      "transfer-encoding", "upgrade", "host", "content-length",
-                                      NULL};
+    static const char *const hop[] = {"connection",        "keep-alive", "proxy-connection",
+                                      "transfer-encoding", "upgrade",    "host",
+                                      "content-length",    NULL};
     for (size_t i = 0; hop[i]; i++)
         if (rr_view_caseeqs(n, hop[i]))
             return true;
@@ -413,8 +419,8 @@ static const char *submit(struct rp_conn *c)
         }
         p = eol + 1;
     }
-    bool framing = !strcmp(o->method, "POST") || !strcmp(o->method, "PUT") ||
-                   !strcmp(o->method, "PATCH");
+    bool framing =
+        !strcmp(o->method, "POST") || !strcmp(o->method, "PUT") || !strcmp(o->method, "PATCH");
     if (o->body.len || framing) {
         size_t off = c->nb.len;
         rr_buf_printf(&c->nb, "%zu", o->body.len);
@@ -640,8 +646,8 @@ static const char *h_send(struct rp_conn *c, const struct rp_out *o)
     c->busy = true;
     c->retried = false;
     rr_timer_start(c->w->loop, &c->tmo, rr_now_mono_us() + c->w->r->o.timeout_us);
-    if (c->s && (c->goaway || (!nghttp2_session_want_read(c->s) &&
-                               !nghttp2_session_want_write(c->s))))
+    if (c->s &&
+        (c->goaway || (!nghttp2_session_want_read(c->s) && !nghttp2_session_want_write(c->s))))
         conn_close(c); /* the server is draining this connection: open a fresh one */
     err = c->io.fd < 0 ? open_and_submit(c) : submit(c);
     if (!err && !c->in_io && !c->connecting) {

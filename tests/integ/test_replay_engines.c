@@ -731,8 +731,8 @@ static bool demo_start(struct demo *d)
     d->pid = fork();
     assert_true(d->pid >= 0);
     if (d->pid == 0) {
-        execl(exe, exe, "--port", "0", "--h2-port", "0", "--port-file", d->portf, "--log",
-              d->logf, (char *)NULL);
+        execl(exe, exe, "--port", "0", "--h2-port", "0", "--port-file", d->portf, "--log", d->logf,
+              (char *)NULL);
         _exit(127);
     }
     live_server = d->pid;
@@ -853,15 +853,16 @@ static void test_demo_session(void **state)
                                          {"Content-Length", "1"}};
     static struct rr_plan_extract x0[] = {{"token", RR_EXTRACT_JSON, "$.token"},
                                           {"sess", RR_EXTRACT_COOKIE, "session"}};
-    t.steps[0] = (struct rr_plan_step){.name = "login",
-                                       .method = "POST",
-                                       .target = "/login",
-                                       .n_headers = 3,
-                                       .headers = h0,
-                                       .body = (uint8_t *)"{\"user\": \"ann\", \"password\": \"pw\"}",
-                                       .body_len = 33,
-                                       .n_extracts = 2,
-                                       .extracts = x0};
+    t.steps[0] =
+        (struct rr_plan_step){.name = "login",
+                              .method = "POST",
+                              .target = "/login",
+                              .n_headers = 3,
+                              .headers = h0,
+                              .body = (uint8_t *)"{\"user\": \"ann\", \"password\": \"pw\"}",
+                              .body_len = 33,
+                              .n_extracts = 2,
+                              .extracts = x0};
     static struct rr_plan_header h1[] = {{"Authorization", "Bearer ${token}"},
                                          {"X-Session", "${sess}"}};
     static struct rr_plan_check k1[] = {
@@ -875,8 +876,8 @@ static void test_demo_session(void **state)
                                        .n_checks = 2,
                                        .checks = k1};
     t.steps[2] = (struct rr_plan_step){.name = "gzip", .method = "GET", .target = "/gzip"};
-    t.steps[3] = (struct rr_plan_step){.name = "/status/500", .method = "GET",
-                                       .target = "/status/500"};
+    t.steps[3] =
+        (struct rr_plan_step){.name = "/status/500", .method = "GET", .target = "/status/500"};
     rr_replay_opts_init(&o);
     o.users = 1;
     o.iterations = 2;

@@ -103,8 +103,8 @@ static size_t server_log(struct server *s, char targets[][64], double *times, si
         times[n] = atof(t + 7);
         sscanf(r + 10, "%63[^\"]", targets[n]);
         /* recorded headers are replayed as recorded, Host is the target's */
-        assert_non_null(strstr(line, engine == RR_ENGINE_H2 ? "[\"x-rec\",\"1\"]"
-                                                            : "[\"X-Rec\",\"1\"]"));
+        assert_non_null(
+            strstr(line, engine == RR_ENGINE_H2 ? "[\"x-rec\",\"1\"]" : "[\"X-Rec\",\"1\"]"));
         assert_null(strstr(line, "rec.example"));
         n++;
     }

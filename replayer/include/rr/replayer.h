@@ -57,8 +57,8 @@ struct rr_replay_opts {
     double speed;     /* timeline mode: 2 = twice as fast as recorded */
     unsigned threads; /* 0: one per CPU this process may run on */
     enum rr_replay_engine engine;
-    int http2; /* HTTP/2: h2c prior knowledge (h2 engine, or curl), ALPN for https (curl) */
-    uint64_t timeout_us; /* per request, connect included; 0: 60 s as Locust */
+    int http2;                      /* HTTP/2: h2c (h2 engine, or curl), ALPN for https (curl) */
+    uint64_t timeout_us;            /* per request, connect included; 0: 60 s as Locust */
     const char *const *allow_hosts; /* other hosts ("name" or "name:port") requests may reach */
     size_t n_allow_hosts;
     uint64_t iterations; /* stop after this many iterations in total; 0: no limit */
