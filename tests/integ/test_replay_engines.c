@@ -1046,7 +1046,8 @@ static void test_h2_faults(void **state)
 }
 
 /* nginx h2c (prior knowledge) closing each connection after 5 requests with GOAWAY: the user
- * reopens transparently, no request fails, no connection carries more than 5. */
+ * reopens transparently, no request fails, no connection carries more than 5. Then a stream
+ * nginx resets (`return 444`): a failure that names the reset, and the connection stays. */
 static void test_h2_nginx(void **state)
 {
     char dir[128], conf[256], path[300], url[64];
@@ -1075,7 +1076,7 @@ static void test_h2_nginx(void **state)
             "  access_log %s/access.log c; keepalive_requests 5;\n"
             "  client_body_temp_path %s/tmp/b; proxy_temp_path %s/tmp/p;\n"
             "  fastcgi_temp_path %s/tmp/f; uwsgi_temp_path %s/tmp/u; scgi_temp_path %s/tmp/s;\n"
-            "  server { listen 127.0.0.1:%u http2;\n"
+            "  server { listen 127.0.0.1:%u http2; location = /reset { return 444; }\n"
             "    location / { default_type text/plain; return 200 \"hello\\n\"; } } }\n",
             dir, dir, dir, dir, dir, dir, dir, dir, port);
     fclose(f);
@@ -1113,17 +1114,26 @@ static void test_h2_nginx(void **state)
     o.spawn_rate = 100;
     o.http2 = 1;
     run(&t.plan, &o, &ev, &c);
-    kill_leftover();
     if (c.failures)
         fail_msg("%s", ev.first_error);
     assert_int_equal(c.requests, 20);
+    tplan_init(&t, url, 1);
+    t.steps[0].target = "/reset";
+    o.users = 1;
+    o.iterations = 3;
+    run(&t.plan, &o, &ev, &c);
+    kill_leftover();
+    assert_int_equal(c.requests, 3);
+    assert_int_equal(c.failures, 3);
+    assert_string_equal(ev.first_error,
+                        "StreamReset('HTTP/2 stream reset by the server: PROTOCOL_ERROR')");
     snprintf(path, sizeof(path), "%s/access.log", dir);
     f = fopen(path, "r");
     assert_non_null(f);
     long conns[64] = {0}, counts[64] = {0};
     size_t nc = 0, n = 0;
     char line[512];
-    while (fgets(line, sizeof(line), f)) {
+    while (n < 20 && fgets(line, sizeof(line), f)) {
         assert_non_null(strstr(line, " HTTP/2.0 GET /"));
         long id = atol(line);
         size_t k = 0;
@@ -1134,6 +1144,15 @@ static void test_h2_nginx(void **state)
         counts[k]++;
         n++;
     }
+    size_t n_reset = 0;
+    long reset_conn = -1;
+    while (fgets(line, sizeof(line), f)) {
+        assert_non_null(strstr(line, " HTTP/2.0 GET /reset "));
+        assert_true(reset_conn < 0 || reset_conn == atol(line));
+        reset_conn = atol(line);
+        n_reset++;
+    }
+    assert_int_equal(n_reset, 3);
     fclose(f);
     assert_int_equal(n, 20);
     /* 20 requests at 5 per connection by 2 users: 4 connections, 5 at most if uneven */
