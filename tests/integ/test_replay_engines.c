@@ -955,6 +955,59 @@ static void test_h2_reuse(void **state)
     free_requests(lines, n);
 }
 
+/* A request body larger than the server's stream window (64 KiB at the demo target's
+ * nghttp2 defaults): the rest goes out as the window opens. */
+static void test_h2_big_body(void **state)
+{
+    struct demo d;
+    char url[64], **lines;
+    size_t n_conns;
+    struct tplan t;
+    struct rr_replay_opts o;
+    struct rr_replay_counts c;
+    struct events ev;
+    (void)state;
+    if (!demo_start(&d))
+        skip();
+    snprintf(url, sizeof(url), "http://127.0.0.1:%u", d.h2);
+    size_t len = 300000;
+    char *body = malloc(len + 1);
+    assert_non_null(body);
+    int k = snprintf(body, len, "{\"customer\": \"100123\", \"pad\": \"");
+    memset(body + k, 'x', len - (size_t)k - 2);
+    memcpy(body + len - 2, "\"}", 2);
+    body[len] = 0;
+    tplan_init(&t, url, 1);
+    static struct rr_plan_header h[] = {{"Content-Type", "application/json"}};
+    static struct rr_plan_check k0[] = {
+        {.kind = RR_CHECK_JSON_EQ, .expr = "$.retCode", .value = "000000"}};
+    t.steps[0] = (struct rr_plan_step){.method = "POST",
+                                       .target = "/api/lookup",
+                                       .n_headers = 1,
+                                       .headers = h,
+                                       .body = (uint8_t *)body,
+                                       .body_len = len,
+                                       .n_checks = 1,
+                                       .checks = k0};
+    rr_replay_opts_init(&o);
+    o.users = 1;
+    o.iterations = 3;
+    o.spawn_rate = 10;
+    o.http2 = 1;
+    o.timeout_us = 5000000;
+    run(&t.plan, &o, &ev, &c);
+    demo_stop(&d);
+    free(body);
+    if (c.failures)
+        fail_msg("%s", ev.first_error);
+    assert_int_equal(c.requests, 3);
+    size_t n = demo_log(&d, &lines, &n_conns);
+    assert_int_equal(n, 3);
+    assert_int_equal(n_conns, 1);
+    assert_non_null(strstr(lines[2], "[\"content-length\",\"300000\"]"));
+    free_requests(lines, n);
+}
+
 /* Faults on h2c: a closed port, a response slower than --timeout (the connection survives
  * it), the server killed mid-run (failures, and the run ends on time). */
 static void test_h2_faults(void **state)
@@ -1243,6 +1296,7 @@ int main(void)
         cmocka_unit_test_setup(test_demo_session, use_native),
         cmocka_unit_test_setup(test_demo_session, use_h2),
         cmocka_unit_test_setup(test_h2_reuse, use_h2),
+        cmocka_unit_test_setup(test_h2_big_body, use_h2),
         cmocka_unit_test_setup(test_h2_faults, use_h2),
         cmocka_unit_test_setup(test_h2_nginx, use_h2),
         cmocka_unit_test(test_h2_select),
