@@ -1126,7 +1126,7 @@ static void test_h2_nginx(void **state)
             "worker_processes 1; daemon off; pid %s/nginx.pid; error_log %s/error.log warn;\n"
             "events { worker_connections 64; }\n"
             "http { log_format c '$connection $server_protocol $request';\n"
-            "  access_log %s/access.log c; keepalive_requests 5;\n"
+            "  access_log %s/access.log c; keepalive_requests 5; keepalive_timeout 1s;\n"
             "  client_body_temp_path %s/tmp/b; proxy_temp_path %s/tmp/p;\n"
             "  fastcgi_temp_path %s/tmp/f; uwsgi_temp_path %s/tmp/u; scgi_temp_path %s/tmp/s;\n"
             "  server { listen 127.0.0.1:%u http2; location = /reset { return 444; }\n"
@@ -1175,11 +1175,22 @@ static void test_h2_nginx(void **state)
     o.users = 1;
     o.iterations = 3;
     run(&t.plan, &o, &ev, &c);
-    kill_leftover();
     assert_int_equal(c.requests, 3);
     assert_int_equal(c.failures, 3);
     assert_string_equal(ev.first_error,
                         "StreamReset('HTTP/2 stream reset by the server: PROTOCOL_ERROR')");
+    /* a user thinking longer than keepalive_timeout finds its connection closed (GOAWAY):
+     * the next request opens a new one and does not fail */
+    tplan_init(&t, url, 1);
+    t.steps[0].target = "/idle";
+    t.plan.wait.kind = RR_WAIT_CONSTANT;
+    t.plan.wait.a = 1.3;
+    o.iterations = 2;
+    run(&t.plan, &o, &ev, &c);
+    kill_leftover();
+    if (c.failures)
+        fail_msg("after the idle close: %s", ev.first_error);
+    assert_int_equal(c.requests, 2);
     snprintf(path, sizeof(path), "%s/access.log", dir);
     f = fopen(path, "r");
     assert_non_null(f);
@@ -1199,13 +1210,20 @@ static void test_h2_nginx(void **state)
     }
     size_t n_reset = 0;
     long reset_conn = -1;
-    while (fgets(line, sizeof(line), f)) {
+    while (n_reset < 3 && fgets(line, sizeof(line), f)) {
         assert_non_null(strstr(line, " HTTP/2.0 GET /reset "));
         assert_true(reset_conn < 0 || reset_conn == atol(line));
         reset_conn = atol(line);
         n_reset++;
     }
     assert_int_equal(n_reset, 3);
+    long idle_conn[2] = {-1, -1};
+    for (int i = 0; i < 2; i++) {
+        assert_non_null(fgets(line, sizeof(line), f));
+        assert_non_null(strstr(line, " HTTP/2.0 GET /idle "));
+        idle_conn[i] = atol(line);
+    }
+    assert_true(idle_conn[0] != idle_conn[1]);
     fclose(f);
     assert_int_equal(n, 20);
     /* 20 requests at 5 per connection by 2 users: 4 connections, 5 at most if uneven */
