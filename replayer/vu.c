@@ -413,11 +413,27 @@ static void next(struct rp_vu *vu)
     }
 }
 
+uint64_t rp__think_draw(const uint64_t *q, size_t n, double u)
+{
+    if (n < 2 || !(u > 0))
+        return n ? q[0] : 0;
+    double x = u * (double)(n - 1);
+    size_t i = (size_t)x;
+    if (i >= n - 1)
+        return q[n - 1];
+    /* the inverse of the recorded CDF, linear between neighbouring quantiles */
+    return q[i] + (uint64_t)((double)(q[i + 1] - q[i]) * (x - (double)i));
+}
+
 static uint64_t wait_us(struct rp_vu *vu, const struct rp_step *s)
 {
     const struct rr_plan_wait *wt = &vu->w->r->plan.wait;
     switch (wt->kind) {
     case RR_WAIT_RECORDED:
+        if (s->n_think_q >= 2)
+            return (uint64_t)((double)rp__think_draw(s->think_q_us, s->n_think_q,
+                                                     rp__rand01(vu->w)) *
+                              wt->scale);
         return (uint64_t)((double)s->think_us * wt->scale);
     case RR_WAIT_CONSTANT:
         return (uint64_t)(wt->a * 1e6);

@@ -157,6 +157,16 @@ static const char preamble[] =
     "    except Exception:\n"
     "        return None\n"
     "\n"
+    "\n"
+    "def _think(q):\n"
+    "    \"\"\"A wait drawn from recorded quantiles (equally spaced in probability, from the\n"
+    "    shortest wait to the longest): linear between the two around a uniform draw.\"\"\"\n"
+    "    x = random.random() * (len(q) - 1)\n"
+    "    i = int(x)\n"
+    "    if i >= len(q) - 1:\n"
+    "        return q[-1]\n"
+    "    return q[i] + (q[i + 1] - q[i]) * (x - i)\n"
+    "\n"
     "\n";
 
 static void emit_step(struct rr_buf *o, const struct rr_plan_step *s, size_t id, double scale,
@@ -295,8 +305,20 @@ static void emit_step(struct rr_buf *o, const struct rr_plan_step *s, size_t id,
     rr_buf_adds(o, "        else:\n");
     rr_buf_adds(o, "            response.failure(failure)\n");
     rr_buf_adds(o, "            ok = False\n");
-    if (recorded)
+    if (recorded && s->n_think_q >= 2) {
+        /* the quantiles as written in the plan (exact microseconds), the scale apart */
+        rr_buf_adds(o, "    user.think = _think((");
+        for (size_t i = 0; i < s->n_think_q; i++)
+            rr_buf_printf(o, "%s%llu.%06llu", i ? ", " : "",
+                          (unsigned long long)(s->think_q_us[i] / 1000000),
+                          (unsigned long long)(s->think_q_us[i] % 1000000));
+        rr_buf_adds(o, "))");
+        if (scale != 1.0)
+            rr_buf_printf(o, " * %.17g", scale);
+        rr_buf_addc(o, '\n');
+    } else if (recorded) {
         rr_buf_printf(o, "    user.think = %g\n", (double)s->think_us / 1e6 * scale);
+    }
     rr_buf_adds(o, "    return ok\n\n\n");
 }
 
