@@ -937,6 +937,7 @@ static void test_h2_reuse(void **state)
         skip();
     snprintf(url, sizeof(url), "http://127.0.0.1:%u", d.h2);
     tplan_init(&t, url, 2);
+    t.steps[1].method = "HEAD"; /* content-length without a body must end the stream */
     t.steps[1].target = "/static/app.js";
     rr_replay_opts_init(&o);
     o.users = 3;
@@ -952,6 +953,10 @@ static void test_h2_reuse(void **state)
     size_t n = demo_log(&d, &lines, &n_conns);
     assert_int_equal(n, 300);
     assert_int_equal(n_conns, 3);
+    size_t n_head = 0;
+    for (size_t i = 0; i < n; i++)
+        n_head += strstr(lines[i], "\"method\":\"HEAD\"") != NULL;
+    assert_int_equal(n_head, 150);
     free_requests(lines, n);
 }
 
