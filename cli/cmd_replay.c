@@ -30,7 +30,7 @@ static const char usage_text[] =
     "                     [--headless] [--csv PREFIX] [--html FILE] [--json] [--only-summary]\n"
     "                     [--stop-timeout S] [--mode users|rate|timeline] [--rate N/s]\n"
     "                     [--arrival poisson|fixed] [--speed X] [--threads N]\n"
-    "                     [--engine auto|native|curl] [--http2] [--timeout S]\n"
+    "                     [--engine auto|native|h2|curl] [--http2] [--timeout S]\n"
     "                     [--allow-host HOST]... [--single-user] [--iterations N]\n"
     "                     [--think-scale F]\n"
     "\n"
@@ -51,8 +51,8 @@ static const char usage_text[] =
     "      --arrival A        rate mode: poisson (default) or fixed intervals\n"
     "      --speed X          timeline mode: X times the recorded speed (default 1)\n"
     "      --threads N        event loops (default: one per CPU)\n"
-    "      --engine E         auto (native for plain http://), native, curl\n"
-    "      --http2            HTTP/2 (h2c prior knowledge, or ALPN for https): curl engine\n"
+    "      --engine E         auto (native for plain http://, h2 with --http2), native, h2, curl\n"
+    "      --http2            HTTP/2: h2c prior knowledge (h2 engine), ALPN for https (curl)\n"
     "      --timeout S        per-request timeout (default 60s)\n"
     "      --allow-host H     another host requests may go to (repeatable)\n"
     "      --single-user      one user runs each flow once; a row per request\n"
@@ -371,9 +371,11 @@ int rr_cmd_replay(int argc, char **argv)
                 o.engine = RR_ENGINE_NATIVE;
             else if (!strcmp(optarg, "curl"))
                 o.engine = RR_ENGINE_CURL;
+            else if (!strcmp(optarg, "h2"))
+                o.engine = RR_ENGINE_H2;
             else
-                return cli_usage_error("replay",
-                                       "--engine: expected auto, native or curl, got '%s'", optarg);
+                return cli_usage_error(
+                    "replay", "--engine: expected auto, native, h2 or curl, got '%s'", optarg);
             break;
         case O_HTTP2:
             o.http2 = 1;

@@ -205,6 +205,7 @@ struct rp_engine {
 
 extern const struct rp_engine rp__engine_native;
 extern const struct rp_engine rp__engine_curl;
+extern const struct rp_engine rp__engine_h2;
 
 /* ---------------------------------------------------------------- users and workers */
 

@@ -224,7 +224,12 @@ static void send_step(struct rp_vu *vu, const struct rp_step *s)
             rr_buf_adds(&vu->hdrs, "\r\n");
         }
         size_t body_off = vu->scratch.len;
+        /* The path lies in scratch (or is a literal): a large body may move scratch. */
+        bool path_in_scratch = path.p >= vu->scratch.p && path.p < vu->scratch.p + vu->scratch.len;
+        size_t path_off = path_in_scratch ? (size_t)(path.p - vu->scratch.p) : 0;
         rp__tmpl_expand(&s->body, vu->vals, &vu->scratch);
+        if (path_in_scratch)
+            path.p = vu->scratch.p + path_off;
         struct rr_view body = rr_view_of(vu->scratch.p + body_off, vu->scratch.len - body_off);
         if (native) {
             bool framing = !strcmp(s->method, "POST") || !strcmp(s->method, "PUT") ||
