@@ -14,6 +14,8 @@
 #include <string.h>
 
 #include "rr/plan.h"
+#include "rr/text.h"
+#include "rr/words.h"
 
 /* A think line with the most quantiles: "think MEAN dist" and RR_PLAN_MAX_THINK_Q values */
 #define MAX_WORDS  (RR_PLAN_MAX_THINK_Q + 3)
@@ -21,38 +23,6 @@
 
 /* ------------------------------------------------------------------------------------------ */
 /* Formatting */
-
-static int utf8_len(const uint8_t *p, size_t n)
-{
-    /* Length of a valid UTF-8 sequence starting at p (2..4), or 0. Overlong forms and
-     * surrogates count as invalid so the text stays valid UTF-8. */
-    uint8_t c = p[0];
-    int len;
-    uint32_t cp;
-    if (c >= 0xc2 && c <= 0xdf) {
-        len = 2;
-        cp = c & 0x1f;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        len = 3;
-        cp = c & 0x0f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        len = 4;
-        cp = c & 0x07;
-    } else {
-        return 0;
-    }
-    if ((size_t)len > n)
-        return 0;
-    for (int i = 1; i < len; i++) {
-        if ((p[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (p[i] & 0x3f);
-    }
-    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-        (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return len;
-}
 
 /* Writes bytes [i, ...) as escaped string content until about max input bytes were used or
  * (when cut_nl) just after a newline. Returns how many input bytes were written. */
@@ -73,7 +43,7 @@ static size_t put_escaped(struct rr_buf *out, const uint8_t *p, size_t n, size_t
         } else if (c >= 0x20 && c < 0x7f) {
             rr_buf_addc(out, c);
         } else if (c >= 0x80) {
-            int l = utf8_len(p + i, n - i);
+            int l = rr_utf8_seq_len(p + i, n - i);
             if (l) {
                 rr_buf_add(out, p + i, (size_t)l);
                 i += (size_t)l;
@@ -540,16 +510,6 @@ out:
 /* ------------------------------------------------------------------------------------------ */
 /* Parsing */
 
-struct word {
-    char *s; /* decoded, NUL-terminated (owned by the parser's arena) */
-    size_t len;
-    unsigned col;
-    int quoted;
-    int has_nul;
-    const char *raw; /* source text of the word, to place a ${name} inside it */
-    size_t raw_len;
-};
-
 /* A ${name} that is not an earlier extract: it must name a pool (checked at the end). */
 struct pending {
     char *name;
@@ -560,7 +520,7 @@ struct parser {
     const char *text;
     size_t len, pos;
     unsigned line;
-    struct word w[MAX_WORDS];
+    struct rr_word w[MAX_WORDS];
     size_t nw;
     char *why;
     size_t whylen;
@@ -586,20 +546,7 @@ static int perr(struct parser *ps, unsigned col, const char *fmt, ...)
 
 static void words_free(struct parser *ps)
 {
-    for (size_t i = 0; i < ps->nw; i++)
-        free(ps->w[i].s);
-    ps->nw = 0;
-}
-
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
+    rr_words_free(ps->w, &ps->nw);
 }
 
 /* Reads the next line with words into ps->w. Returns 1 with words, 0 at the end of the text,
@@ -615,121 +562,9 @@ static int next_line(struct parser *ps)
         ps->pos = (size_t)(le - ps->text) + (nl ? 1 : 0);
         if (le > ls && le[-1] == '\r')
             le--;
-        const char *p = ls;
-        while (p < le) {
-            while (p < le && (*p == ' ' || *p == '\t'))
-                p++;
-            if (p == le || *p == '#')
-                break;
-            if (ps->nw == MAX_WORDS) {
-                int rc = perr(ps, (unsigned)(p - ls) + 1, "too many words on one line (at most %d)",
-                              MAX_WORDS);
-                words_free(ps);
-                return rc;
-            }
-            struct word *w = &ps->w[ps->nw];
-            struct rr_buf b;
-            memset(w, 0, sizeof(*w));
-            w->col = (unsigned)(p - ls) + 1;
-            w->raw = p;
-            rr_buf_init(&b);
-            if (*p == '"') {
-                w->quoted = 1;
-                p++;
-                for (;;) {
-                    if (p == le) {
-                        rr_buf_fini(&b);
-                        int rc =
-                            perr(ps, (unsigned)(p - ls) + 1,
-                                 "expected '\"' to end the string started at column %u", w->col);
-                        words_free(ps);
-                        return rc;
-                    }
-                    if (*p == '"') {
-                        p++;
-                        break;
-                    }
-                    if ((unsigned char)*p < 0x20 && *p != '\t') {
-                        rr_buf_fini(&b);
-                        int rc = perr(ps, (unsigned)(p - ls) + 1,
-                                      "control character in a string (write it as \\xHH)");
-                        words_free(ps);
-                        return rc;
-                    }
-                    if (*p != '\\') {
-                        rr_buf_addc(&b, (uint8_t)*p++);
-                        continue;
-                    }
-                    unsigned ecol = (unsigned)(p - ls) + 1;
-                    int c = p + 1 < le ? p[1] : -1, h1, h2;
-                    p += 2;
-                    switch (c) {
-                    case 'n':
-                        rr_buf_addc(&b, '\n');
-                        break;
-                    case 'r':
-                        rr_buf_addc(&b, '\r');
-                        break;
-                    case 't':
-                        rr_buf_addc(&b, '\t');
-                        break;
-                    case '"':
-                        rr_buf_addc(&b, '"');
-                        break;
-                    case '\\':
-                        rr_buf_addc(&b, '\\');
-                        break;
-                    case 'x':
-                        h1 = p < le ? hexval(p[0]) : -1;
-                        h2 = p + 1 < le ? hexval(p[1]) : -1;
-                        if (h1 < 0 || h2 < 0) {
-                            rr_buf_fini(&b);
-                            int rc = perr(ps, ecol, "expected two hex digits after \\x");
-                            words_free(ps);
-                            return rc;
-                        }
-                        if (!h1 && !h2)
-                            w->has_nul = 1;
-                        rr_buf_addc(&b, (uint8_t)(h1 * 16 + h2));
-                        p += 2;
-                        break;
-                    default: {
-                        rr_buf_fini(&b);
-                        int rc =
-                            perr(ps, ecol,
-                                 "unknown escape: expected \\n, \\r, \\t, \\\", \\\\ or \\xHH");
-                        words_free(ps);
-                        return rc;
-                    }
-                    }
-                }
-                if (p < le && *p != ' ' && *p != '\t' && *p != '#') {
-                    rr_buf_fini(&b);
-                    int rc = perr(ps, (unsigned)(p - ls) + 1, "expected a space after a string");
-                    words_free(ps);
-                    return rc;
-                }
-            } else {
-                while (p < le && *p != ' ' && *p != '\t' && *p != '#') {
-                    if (*p == '"' || (unsigned char)*p < 0x20) {
-                        rr_buf_fini(&b);
-                        int rc = perr(ps, (unsigned)(p - ls) + 1,
-                                      "unexpected character in a word (quote the word)");
-                        words_free(ps);
-                        return rc;
-                    }
-                    rr_buf_addc(&b, (uint8_t)*p++);
-                }
-            }
-            w->raw_len = (size_t)(p - w->raw);
-            rr_buf_reserve(&b, 1);
-            w->s = (char *)rr_buf_take(&b, &w->len);
-            if (!w->s)
-                w->s = rr_xstrdup("");
-            else
-                w->s[w->len] = 0;
-            ps->nw++;
-        }
+        int rc = rr_words_split(ls, le, ps->line, ps->w, MAX_WORDS, &ps->nw, ps->why, ps->whylen);
+        if (rc)
+            return rc;
         if (ps->nw)
             return 1;
     }
@@ -740,7 +575,7 @@ static int next_line(struct parser *ps)
     return 0;
 }
 
-static int is_kw(const struct word *w, const char *kw)
+static int is_kw(const struct rr_word *w, const char *kw)
 {
     return !w->quoted && !strcmp(w->s, kw);
 }
@@ -750,7 +585,7 @@ static int want_words(struct parser *ps, size_t min, size_t max, const char *usa
 {
     /* a line has at least its keyword, and at most MAX_WORDS words (next_line) */
     if (ps->nw < min) {
-        const struct word *last = &ps->w[ps->nw ? ps->nw - 1 : 0];
+        const struct rr_word *last = &ps->w[ps->nw ? ps->nw - 1 : 0];
         return perr(ps, last->col + (unsigned)last->raw_len, "expected %s", usage);
     }
     if (ps->nw > max && max < MAX_WORDS)
@@ -918,12 +753,12 @@ static int header_name_ok(const char *s)
 
 struct pend_ctx {
     struct parser *ps;
-    const struct word *w;
+    const struct rr_word *w;
 };
 
 /* Column of a ${name} in the word's source text (escapes make the offsets differ, so search
  * the source; fall back to the word's column). */
-static unsigned var_col(const struct word *w, const char *name, size_t len)
+static unsigned var_col(const struct rr_word *w, const char *name, size_t len)
 {
     for (size_t i = 0; i + 2 + len <= w->raw_len; i++) {
         if (w->raw[i] == '$' && w->raw[i + 1] == '{' && !memcmp(w->raw + i + 2, name, len))
@@ -950,7 +785,7 @@ static int pend_one(const char *name, size_t len, size_t off, void *ud)
 }
 
 /* Notes the ${name}s of a template word that are not extracted earlier. */
-static void note_vars(struct parser *ps, const struct word *w)
+static void note_vars(struct parser *ps, const struct rr_word *w)
 {
     struct pend_ctx pc = {ps, w};
     (void)each_var(w->s, w->len, pend_one, &pc);
@@ -959,7 +794,7 @@ static void note_vars(struct parser *ps, const struct word *w)
 /* Where body lines began, to place a ${name} of the joined body. */
 struct body_line {
     unsigned line;
-    struct word w; /* raw text and column only */
+    struct rr_word w; /* raw text and column only */
     size_t off;    /* offset of its text in the joined body */
 };
 
@@ -1063,7 +898,7 @@ static int parse_step(struct parser *ps, struct rr_plan_step *s)
             rc = perr(ps, 1, "expected \"end\" to close the step");
             goto out;
         }
-        struct word *k = &ps->w[0];
+        struct rr_word *k = &ps->w[0];
         if (is_kw(k, "end")) {
             rc = want_words(ps, 1, 1, "end");
             break;
@@ -1133,7 +968,7 @@ static int parse_step(struct parser *ps, struct rr_plan_step *s)
             memset(&c, 0, sizeof(c));
             if ((rc = want_words(ps, 2, MAX_WORDS, "check status|json|contains|max_ms ...")))
                 goto out;
-            struct word *t = &ps->w[1];
+            struct rr_word *t = &ps->w[1];
             if (is_kw(t, "status")) {
                 uint64_t lo, hi;
                 if (ps->nw < 4) {
@@ -1280,7 +1115,7 @@ static int parse_flow(struct parser *ps, struct rr_plan_flow *f)
             return rc;
         if (rc == 0)
             return perr(ps, 1, "expected \"end\" to close flow %.60s", f->name);
-        struct word *k = &ps->w[0];
+        struct rr_word *k = &ps->w[0];
         if (is_kw(k, "end")) {
             return want_words(ps, 1, 1, "end");
         } else if (is_kw(k, "on_start")) {
@@ -1315,7 +1150,7 @@ static int parse_pool(struct parser *ps, struct rr_plan_pool *pl)
         return rc;
     int seen_col = 0;
     for (size_t i = 2; i < ps->nw; i += 2) {
-        struct word *k = &ps->w[i];
+        struct rr_word *k = &ps->w[i];
         int v = 0;
         uint64_t col;
         if (i + 1 >= ps->nw)
@@ -1444,7 +1279,7 @@ int rr_plan_parse(const void *text, size_t len, struct rr_plan **out, char *why,
             goto fail;
         if (rc == 0)
             break;
-        struct word *k = &ps.w[0];
+        struct rr_word *k = &ps.w[0];
         if (is_kw(k, "host")) {
             if (seen_host) {
                 rc = perr(&ps, k->col, "host appears twice");

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rr/words.h"
 #include "tx_int.h"
 
 #define MAX_WORDS 16
@@ -35,15 +36,9 @@ bool tx_glob(const char *pat, const char *s, size_t len)
     return *pat == 0;
 }
 
-struct rword {
-    char *s;
-    unsigned col;
-    int quoted;
-};
-
 struct rparser {
     unsigned line;
-    struct rword w[MAX_WORDS];
+    struct rr_word w[MAX_WORDS];
     size_t nw;
     char *why;
     size_t whylen;
@@ -64,76 +59,10 @@ static int rerr(struct rparser *ps, unsigned col, const char *fmt, ...)
 
 static void rwords_free(struct rparser *ps)
 {
-    for (size_t i = 0; i < ps->nw; i++)
-        free(ps->w[i].s);
-    ps->nw = 0;
+    rr_words_free(ps->w, &ps->nw);
 }
 
-static int hexv(int c)
-{
-    return c >= '0' && c <= '9'   ? c - '0'
-           : c >= 'a' && c <= 'f' ? c - 'a' + 10
-           : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                  : -1;
-}
-
-static int split_line(struct rparser *ps, const char *ls, const char *le)
-{
-    const char *p = ls;
-    while (p < le) {
-        while (p < le && (*p == ' ' || *p == '\t'))
-            p++;
-        if (p == le || *p == '#')
-            break;
-        if (ps->nw == MAX_WORDS)
-            return rerr(ps, (unsigned)(p - ls) + 1, "too many words on one line");
-        struct rword *w = &ps->w[ps->nw];
-        struct rr_buf b;
-        rr_buf_init(&b);
-        w->col = (unsigned)(p - ls) + 1;
-        w->quoted = *p == '"';
-        if (w->quoted) {
-            for (p++;; p++) {
-                if (p == le) {
-                    rr_buf_fini(&b);
-                    return rerr(ps, w->col, "expected '\"' to end this string");
-                }
-                if (*p == '"')
-                    break;
-                if (*p != '\\') {
-                    rr_buf_addc(&b, (uint8_t)*p);
-                    continue;
-                }
-                int c = p + 1 < le ? p[1] : 0;
-                p++;
-                if (c == 'n' || c == 'r' || c == 't' || c == '"' || c == '\\') {
-                    rr_buf_addc(&b, c == 'n'   ? '\n'
-                                    : c == 'r' ? '\r'
-                                    : c == 't' ? '\t'
-                                               : (uint8_t)c);
-                } else if (c == 'x' && p + 2 < le && hexv(p[1]) >= 0 && hexv(p[2]) >= 0) {
-                    rr_buf_addc(&b, (uint8_t)(hexv(p[1]) * 16 + hexv(p[2])));
-                    p += 2;
-                } else {
-                    rr_buf_fini(&b);
-                    return rerr(ps, (unsigned)(p - ls),
-                                "unknown escape: expected \\n, \\r, \\t, "
-                                "\\\", \\\\ or \\xHH");
-                }
-            }
-            p++;
-        } else {
-            while (p < le && *p != ' ' && *p != '\t' && *p != '#')
-                rr_buf_addc(&b, (uint8_t)*p++);
-        }
-        w->s = rr_xstrdup(rr_buf_cstr(&b));
-        rr_buf_fini(&b);
-        ps->nw++;
-    }
-    return 0;
-}
-
-static int kw(const struct rword *w, const char *k)
+static int kw(const struct rr_word *w, const char *k)
 {
     return !w->quoted && !strcmp(w->s, k);
 }
@@ -232,7 +161,7 @@ static int parse_check(struct rparser *ps, size_t i, struct rr_plan_check *c)
 
 static int parse_rule(struct rparser *ps, struct rr_transform_rules *r)
 {
-    struct rword *k = &ps->w[0];
+    struct rr_word *k = &ps->w[0];
     int rc;
 
     if (kw(k, "keep") || kw(k, "drop")) {
@@ -459,7 +388,7 @@ int rr_transform_rules_parse(const void *text, size_t len, struct rr_transform_r
             rc = rerr(&ps, 1, "a NUL byte: expected text");
             break;
         }
-        rc = split_line(&ps, s, le);
+        rc = rr_words_split(s, le, ps.line, ps.w, MAX_WORDS, &ps.nw, why, whylen);
         if (!rc && ps.nw)
             rc = parse_rule(&ps, r);
         rwords_free(&ps);
