@@ -20,6 +20,7 @@
 
 #include "har_export.h"
 #include "rr/exchange.h"
+#include "rr/text.h"
 
 #define INFLATE_CAP (256u << 20) /* a decoded body larger than this stays encoded */
 
@@ -35,45 +36,10 @@ struct hx {
     size_t whylen;
 };
 
-/* Length of the valid UTF-8 prefix of p (no NUL bytes, which a C reader would cut at). */
+/* Whether p is UTF-8 without NUL bytes (a C reader of the HAR would cut at a NUL). */
 static int utf8_ok(const uint8_t *p, size_t n)
 {
-    size_t i = 0;
-    while (i < n) {
-        uint8_t c = p[i];
-        int len;
-        uint32_t cp;
-        if (c == 0)
-            return 0;
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        if (c >= 0xc2 && c <= 0xdf) {
-            len = 2;
-            cp = c & 0x1f;
-        } else if (c >= 0xe0 && c <= 0xef) {
-            len = 3;
-            cp = c & 0x0f;
-        } else if (c >= 0xf0 && c <= 0xf4) {
-            len = 4;
-            cp = c & 0x07;
-        } else {
-            return 0;
-        }
-        if (i + (size_t)len > n)
-            return 0;
-        for (int k = 1; k < len; k++) {
-            if ((p[i + (size_t)k] & 0xc0) != 0x80)
-                return 0;
-            cp = (cp << 6) | (p[i + (size_t)k] & 0x3f);
-        }
-        if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-            (cp >= 0xd800 && cp <= 0xdfff))
-            return 0;
-        i += (size_t)len;
-    }
-    return 1;
+    return !n || (!memchr(p, 0, n) && rr_utf8_is_valid(p, n));
 }
 
 /* A JSON string of bytes that should be text (header values, URLs): as is when UTF-8, else
@@ -107,27 +73,6 @@ static json_t *jview(struct rr_view v)
     return jstr(v.p, v.len);
 }
 
-static void b64_encode(const uint8_t *p, size_t n, struct rr_buf *out)
-{
-    static const char a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    size_t i = 0;
-    rr_buf_reserve(out, (n + 2) / 3 * 4);
-    for (; i + 3 <= n; i += 3) {
-        uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
-        rr_buf_addc(out, (uint8_t)a[v >> 18]);
-        rr_buf_addc(out, (uint8_t)a[(v >> 12) & 63]);
-        rr_buf_addc(out, (uint8_t)a[(v >> 6) & 63]);
-        rr_buf_addc(out, (uint8_t)a[v & 63]);
-    }
-    if (i < n) {
-        uint32_t v = (uint32_t)p[i] << 16 | (i + 1 < n ? (uint32_t)p[i + 1] << 8 : 0);
-        rr_buf_addc(out, (uint8_t)a[v >> 18]);
-        rr_buf_addc(out, (uint8_t)a[(v >> 12) & 63]);
-        rr_buf_addc(out, i + 1 < n ? (uint8_t)a[(v >> 6) & 63] : '=');
-        rr_buf_addc(out, '=');
-    }
-}
-
 /* Sets obj.text (and obj.encoding "base64" when the bytes are not UTF-8 text). */
 static void set_text(json_t *obj, const uint8_t *p, size_t n, struct rr_buf *tmp)
 {
@@ -136,7 +81,7 @@ static void set_text(json_t *obj, const uint8_t *p, size_t n, struct rr_buf *tmp
         return;
     }
     rr_buf_reset(tmp);
-    b64_encode(p, n, tmp);
+    rr_base64_encode(p, n, tmp);
     json_object_set_new(obj, "text", json_stringn((const char *)tmp->p, tmp->len));
     json_object_set_new(obj, "encoding", json_string("base64"));
 }
@@ -251,21 +196,13 @@ static json_t *resp_cookies(const struct rr_exchange *x)
     return a;
 }
 
-static int hexv(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c |= 0x20;
-    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
 /* A query part percent-decoded (as browsers show it); raw when the result is not UTF-8. */
 static json_t *query_part(const uint8_t *p, size_t n, struct rr_buf *tmp)
 {
     rr_buf_reset(tmp);
     for (size_t i = 0; i < n; i++) {
         int h, l;
-        if (p[i] == '%' && i + 2 < n && (h = hexv(p[i + 1])) >= 0 && (l = hexv(p[i + 2])) >= 0) {
+        if (p[i] == '%' && i + 2 < n && (h = rr_hex_val(p[i + 1])) >= 0 && (l = rr_hex_val(p[i + 2])) >= 0) {
             rr_buf_addc(tmp, (uint8_t)(h * 16 + l));
             i += 2;
         } else {

@@ -21,6 +21,7 @@
 #include "rr/exchange.h"
 #include "rr/har.h"
 #include "rr/store.h"
+#include "rr/text.h"
 
 struct hconn {
     char *key;
@@ -140,45 +141,6 @@ static int split_url(const char *url, struct rr_view *scheme, struct rr_view *au
         *target = rr_view_of("/", 1);
     else
         *target = rr_view_of(p, tl);
-    return 0;
-}
-
-static int b64val(int c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+' || c == '-')
-        return 62;
-    if (c == '/' || c == '_')
-        return 63;
-    return -1;
-}
-
-/* Decodes base64 (standard or URL alphabet, whitespace ignored, padding optional). */
-static int b64_decode(const char *s, size_t n, struct rr_buf *out)
-{
-    uint32_t acc = 0;
-    int bits = 0;
-    for (size_t i = 0; i < n; i++) {
-        int c = (unsigned char)s[i];
-        if (c == '=')
-            break;
-        if (isspace(c))
-            continue;
-        int v = b64val(c);
-        if (v < 0)
-            return -1;
-        acc = acc << 6 | (uint32_t)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            rr_buf_addc(out, (uint8_t)(acc >> bits));
-        }
-    }
     return 0;
 }
 
@@ -377,7 +339,7 @@ static int import_entry(struct imp *im, json_t *e, size_t idx)
         const char *penc = str_at(pd, "encoding");
         if (text && penc && strcasecmp(penc, "base64") == 0) {
             /* not in HAR 1.2, but written by rrload export for a body that is not text */
-            if (b64_decode(text, strlen(text), &im->req))
+            if (rr_base64_decode(text, strlen(text), &im->req))
                 return fail(im, RR_EPARSE, "entry %zu: request.postData.text is not base64", idx);
         } else if (text) {
             rr_buf_add(&im->req, text, strlen(text));
@@ -422,7 +384,7 @@ static int import_entry(struct imp *im, json_t *e, size_t idx)
     if (text) {
         const char *enc = str_at(content, "encoding");
         if (enc && strcasecmp(enc, "base64") == 0) {
-            if (b64_decode(text, strlen(text), &im->resp))
+            if (rr_base64_decode(text, strlen(text), &im->resp))
                 return fail(im, RR_EPARSE, "entry %zu: response.content.text is not base64", idx);
         } else {
             rr_buf_add(&im->resp, text, strlen(text));

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "rr/text.h"
 #include "rr/transform.h"
 
 /* A Python string literal of bytes that are text; non-UTF-8 and control bytes escaped. */
@@ -61,25 +62,6 @@ static void py_str(struct rr_buf *out, const char *s, size_t n, int fstring)
 static void py_strz(struct rr_buf *out, const char *s, int fstring)
 {
     py_str(out, s ? s : "", s ? strlen(s) : 0, fstring);
-}
-
-static int utf8_ok(const uint8_t *p, size_t n)
-{
-    for (size_t i = 0; i < n;) {
-        uint8_t c = p[i];
-        int l = c < 0x80             ? 1
-                : (c & 0xe0) == 0xc0 ? 2
-                : (c & 0xf0) == 0xe0 ? 3
-                : (c & 0xf8) == 0xf0 ? 4
-                                     : 0;
-        if (!l || i + (size_t)l > n)
-            return 0;
-        for (int k = 1; k < l; k++)
-            if ((p[i + (size_t)k] & 0xc0) != 0x80)
-                return 0;
-        i += (size_t)l;
-    }
-    return 1;
 }
 
 static const char preamble[] =
@@ -185,7 +167,7 @@ static void emit_step(struct rr_buf *o, const struct rr_plan_step *s, size_t id,
     rr_buf_adds(o, "}\n");
     if (s->body_len) {
         rr_buf_adds(o, "    body = ");
-        if (utf8_ok(s->body, s->body_len)) {
+        if (rr_utf8_is_valid(s->body, s->body_len)) {
             py_str(o, (const char *)s->body, s->body_len, 1);
             rr_buf_adds(o, ".encode()\n");
         } else {

@@ -22,6 +22,7 @@
 #include "rr/buf.h"
 #include "rr/proxy.h"
 #include "rr/store.h"
+#include "rr/text.h"
 
 /* ---------- the upstream: HTTP/1.1 keep-alive and h2c prior knowledge ---------- */
 
@@ -41,8 +42,6 @@ static size_t answer(const char *path, size_t req_len, char *out, size_t cap)
 
 static void serve_h2(struct upstream *u, int fd, struct rr_buf *in, const char *up_path,
                      const uint8_t *settings, size_t slen);
-static ssize_t b64url(const char *in, size_t n, uint8_t *out, size_t cap);
-
 static void serve_h1(struct upstream *u, int fd, struct rr_buf *in)
 {
     char buf[65536];
@@ -75,17 +74,23 @@ static void serve_h1(struct upstream *u, int fd, struct rr_buf *in)
         hb[hbl] = 0;
         const char *hs = strcasestr(hb, "\r\nHTTP2-Settings:");
         if (strcasestr(hb, "\r\nUpgrade: h2c") && hs) {
-            uint8_t set[256];
+            /* the HTTP2-Settings header: base64url without padding */
+            struct rr_buf set;
             hs += 17;
             while (*hs == ' ')
                 hs++;
-            ssize_t sl = b64url(hs, strcspn(hs, "\r"), set, sizeof(set));
+            rr_buf_init(&set);
+            int brc = rr_base64_decode(hs, strcspn(hs, "\r"), &set);
             static const char sw[] =
                 "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n";
-            if (sl < 0 || write(fd, sw, sizeof(sw) - 1) != (ssize_t)(sizeof(sw) - 1))
+            if (brc || set.len > 256 ||
+                write(fd, sw, sizeof(sw) - 1) != (ssize_t)(sizeof(sw) - 1)) {
+                rr_buf_fini(&set);
                 return;
+            }
             rr_buf_consume(in, hlen + clen);
-            serve_h2(u, fd, in, path, set, (size_t)sl);
+            serve_h2(u, fd, in, path, set.len ? set.p : (const uint8_t *)"", set.len);
+            rr_buf_fini(&set);
             return;
         }
         char body[512], head[256];
@@ -163,29 +168,6 @@ static int h2_frame(nghttp2_session *s, const nghttp2_frame *f, void *ud)
         (f->hd.flags & NGHTTP2_FLAG_END_STREAM))
         h2_answer(s, ud, f->hd.stream_id);
     return 0;
-}
-
-/* base64url without padding (the HTTP2-Settings header). Returns the length or -1. */
-static ssize_t b64url(const char *in, size_t n, uint8_t *out, size_t cap)
-{
-    uint32_t acc = 0;
-    int bits = 0;
-    size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        const char *al = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-        const char *c = strchr(al, in[i]);
-        if (!c || !in[i])
-            return in[i] == '=' ? (ssize_t)o : -1;
-        acc = acc << 6 | (uint32_t)(c - al);
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            if (o == cap)
-                return -1;
-            out[o++] = (uint8_t)(acc >> bits);
-        }
-    }
-    return (ssize_t)o;
 }
 
 /* up_path: the connection was upgraded from HTTP/1.1 (its request, for stream 1, asked
