@@ -16,7 +16,6 @@
 #include <time.h>
 
 #include <jansson.h>
-#include <zlib.h>
 
 #include "har_export.h"
 #include "rr/exchange.h"
@@ -84,35 +83,6 @@ static void set_text(json_t *obj, const uint8_t *p, size_t n, struct rr_buf *tmp
     rr_base64_encode(p, n, tmp);
     json_object_set_new(obj, "text", json_stringn((const char *)tmp->p, tmp->len));
     json_object_set_new(obj, "encoding", json_string("base64"));
-}
-
-/* gzip, x-gzip or deflate (zlib, or raw as some servers send it) into out. 0 or -1. */
-static int inflate_body(const uint8_t *p, size_t n, int gzip, struct rr_buf *out)
-{
-    for (int attempt = 0; attempt < 2; attempt++) {
-        z_stream z;
-        int rc;
-        memset(&z, 0, sizeof(z));
-        /* gzip: 16 + 15; deflate: zlib header first (15), then raw (-15) */
-        if (inflateInit2(&z, gzip ? 31 : attempt ? -15 : 15) != Z_OK)
-            return -1;
-        rr_buf_reset(out);
-        z.next_in = (Bytef *)(uintptr_t)p;
-        z.avail_in = (uInt)n;
-        do {
-            rr_buf_reserve(out, 65536);
-            z.next_out = out->p + out->len;
-            z.avail_out = 65536;
-            rc = inflate(&z, Z_NO_FLUSH);
-            out->len += 65536 - z.avail_out;
-        } while (rc == Z_OK && out->len < INFLATE_CAP && (z.avail_in || !z.avail_out));
-        inflateEnd(&z);
-        if (rc == Z_STREAM_END)
-            return 0;
-        if (gzip)
-            return -1;
-    }
-    return -1;
 }
 
 static json_t *headers_json(const struct rr_header *h, size_t n)
@@ -375,7 +345,8 @@ static int entry(const struct rr_exchange *x, void *ud)
         ce = trim(ce.p, ce.len);
         int gz = rr_view_caseeqs(ce, "gzip") || rr_view_caseeqs(ce, "x-gzip");
         if (!(x->flags & RR_XF_DECODED) && (gz || rr_view_caseeqs(ce, "deflate"))) {
-            if (inflate_body(bp, bl, gz, &h->dec) == 0) {
+            if (rr_exchange_inflate(bp, bl, gz ? RR_CODING_GZIP : RR_CODING_DEFLATE, INFLATE_CAP,
+                                    0, &h->dec) == 0) {
                 bp = h->dec.p;
                 bl = h->dec.len;
                 h->st->decoded++;

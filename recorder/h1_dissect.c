@@ -3,7 +3,6 @@
 #include <strings.h>
 
 #include <llhttp.h>
-#include <zlib.h>
 
 #include "h1_dissect.h"
 
@@ -146,42 +145,6 @@ static int view_has_token(struct rr_view v, const char *tok)
     return 0;
 }
 
-/* Inflates gzip or deflate (zlib or raw) into d->scratch; 0 on success. */
-static int decode_body(struct rr_h1d *d, const uint8_t *p, size_t n, int gzip)
-{
-    for (int attempt = 0; attempt < 2; attempt++) {
-        z_stream z;
-        memset(&z, 0, sizeof(z));
-        int wbits = gzip ? 15 + 32 : (attempt == 0 ? 15 : -15);
-        if (gzip && attempt == 1)
-            return -1;
-        if (inflateInit2(&z, wbits) != Z_OK)
-            return -1;
-        rr_buf_reset(&d->scratch);
-        z.next_in = (Bytef *)(uintptr_t)p;
-        z.avail_in = (uInt)n;
-        int zr = Z_OK;
-        while (zr == Z_OK) {
-            if (d->scratch.len >= d->lim.max_body) {
-                zr = Z_BUF_ERROR;
-                break;
-            }
-            rr_buf_reserve(&d->scratch, 64 * 1024);
-            z.next_out = d->scratch.p + d->scratch.len;
-            size_t room = d->scratch.cap - d->scratch.len - 1;
-            z.avail_out = (uInt)room;
-            zr = inflate(&z, Z_NO_FLUSH);
-            d->scratch.len += room - z.avail_out;
-            if (zr == Z_OK && z.avail_in == 0 && z.avail_out != 0)
-                break; /* truncated stream: what was inflated is kept */
-        }
-        inflateEnd(&z);
-        if (zr == Z_STREAM_END || (zr == Z_OK && d->scratch.len > 0))
-            return 0;
-    }
-    return -1;
-}
-
 static void fill_headers(struct rr_h1d *d, const struct h1x *x, int dir, size_t base)
 {
     for (size_t i = 0; i < x->nh[dir]; i++) {
@@ -232,7 +195,8 @@ static int emit(struct rr_h1d *d, struct h1x *x)
     struct rr_view ce = hdr(x, 1, "content-encoding");
     if (ce.p && rl > 0 && !(e.flags & RR_XF_BODY_CAPPED)) {
         int gz = view_has_token(ce, "gzip");
-        if ((gz || view_has_token(ce, "deflate")) && decode_body(d, rb, rl, gz) == 0) {
+        if ((gz || view_has_token(ce, "deflate")) && rr_exchange_inflate(rb, rl, gz ? RR_CODING_GZIP : RR_CODING_DEFLATE,
+                                   d->lim.max_body, RR_INFLATE_PARTIAL, &d->scratch) == 0) {
             rb = d->scratch.p;
             rl = d->scratch.len;
             e.flags |= RR_XF_DECODED;

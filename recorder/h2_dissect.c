@@ -13,7 +13,6 @@
 #include <string.h>
 
 #include <nghttp2/nghttp2.h>
-#include <zlib.h>
 
 #include "dissect.h"
 #include "h2_dissect_int.h"
@@ -299,52 +298,14 @@ static struct rr_view hview(const struct hlist *h, size_t i, int value)
     return value ? rr_view_of(h->bytes.p + e->vo, e->vl) : rr_view_of(h->bytes.p + e->no, e->nl);
 }
 
-/* Undoes gzip or deflate into d->dec. Returns 0 when the whole body decoded within the cap. */
-static int decode_body(struct rr_h2d *d, const struct rr_view enc, const uint8_t *p, size_t n)
+/* The coding named by a content-encoding value, or 0 when it is none we undo. */
+static enum rr_coding coding_of(const struct rr_view enc)
 {
-    int wbits;
-    z_stream z;
-    int rc, ret = -1;
-
     if (rr_view_caseeqs(enc, "gzip") || rr_view_caseeqs(enc, "x-gzip"))
-        wbits = 15 + 16;
-    else if (rr_view_caseeqs(enc, "deflate"))
-        /* "deflate" means zlib-wrapped, but servers also send raw deflate: look at the
-         * header byte to choose. */
-        wbits = (n >= 2 && (p[0] & 0x0f) == 8 && ((p[0] << 8) | p[1]) % 31 == 0) ? 15 : -15;
-    else
-        return -1;
-    memset(&z, 0, sizeof(z));
-    if (inflateInit2(&z, wbits) != Z_OK)
-        return -1;
-    rr_buf_reset(&d->dec);
-    z.next_in = (Bytef *)p;
-    z.avail_in = (uInt)n;
-    for (;;) {
-        if (d->dec.len >= d->lim.max_body)
-            goto out; /* larger than the cap decoded: keep the wire bytes */
-        rr_buf_reserve(&d->dec, 16384);
-        size_t room = d->dec.cap - d->dec.len;
-        z.next_out = d->dec.p + d->dec.len;
-        z.avail_out = (uInt)room;
-        rc = inflate(&z, Z_NO_FLUSH);
-        d->dec.len += room - z.avail_out;
-        if (rc == Z_STREAM_END) {
-            ret = d->dec.len <= d->lim.max_body ? 0 : -1;
-            goto out;
-        }
-        if (rc != Z_OK && rc != Z_BUF_ERROR)
-            goto out; /* damaged */
-        if (z.avail_in == 0 && z.avail_out != 0) {
-            /* All input used without a final block: servers that flush with Z_SYNC_FLUSH
-             * and never finish the stream exist, and browsers accept them. */
-            ret = d->dec.len <= d->lim.max_body ? 0 : -1;
-            goto out;
-        }
-    }
-out:
-    inflateEnd(&z);
-    return ret;
+        return RR_CODING_GZIP;
+    if (rr_view_caseeqs(enc, "deflate"))
+        return RR_CODING_DEFLATE;
+    return 0;
 }
 
 static struct rr_header *build_headers(struct rr_h2d *d, size_t at, const struct hlist *h)
@@ -412,7 +373,9 @@ static int emit(struct rr_h2d *d, struct strm *s, uint32_t extra_flags)
         for (size_t i = 0; i < x.n_resp_headers && !enc.p; i++)
             if (rr_view_eqs(x.resp_headers[i].name, "content-encoding"))
                 enc = x.resp_headers[i].value;
-        if (enc.p && decode_body(d, enc, rb, rl) == 0) {
+        enum rr_coding coding = enc.p ? coding_of(enc) : 0;
+        if (coding && rr_exchange_inflate(rb, rl, coding, d->lim.max_body, RR_INFLATE_PARTIAL,
+                                          &d->dec) == 0) {
             rb = d->dec.p;
             rl = d->dec.len;
             x.flags |= RR_XF_DECODED;

@@ -98,4 +98,24 @@ struct rr_exchange {
  * view with p == NULL. */
 struct rr_view rr_exchange_header(const struct rr_header *h, size_t n, const char *name);
 
+/* Content codings that rr_exchange_inflate undoes (Content-Encoding). */
+enum rr_coding {
+    RR_CODING_GZIP = 1,    /* gzip and x-gzip; a zlib stream sent under that name passes too */
+    RR_CODING_DEFLATE = 2, /* zlib-wrapped as RFC 9110 says, or raw as some servers send it */
+};
+
+enum rr_inflate_flag {
+    /* A stream that stops without its final block (servers that Z_SYNC_FLUSH and never
+     * finish; browsers accept them) counts as decoded when some bytes came out. */
+    RR_INFLATE_PARTIAL = 1 << 0,
+};
+
+/* Decodes body p into out (reset first), at most cap bytes. One loop for the recorder's
+ * dissectors and the HAR writer, so all of them agree on what decodes. Returns 0, RR_ELIMIT
+ * when more than cap bytes would come out, RR_ETRUNC for a stream cut short (without
+ * RR_INFLATE_PARTIAL), RR_EPARSE for damaged data, RR_ELIB when zlib cannot start. On error
+ * out holds garbage: callers keep the encoded bytes. */
+int rr_exchange_inflate(const uint8_t *p, size_t n, enum rr_coding coding, size_t cap,
+                        unsigned flags, struct rr_buf *out) RR_WUR;
+
 #endif
