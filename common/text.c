@@ -49,6 +49,25 @@ bool rr_utf8_is_valid(const uint8_t *p, size_t n)
     return true;
 }
 
+int rr_escape_byte(struct rr_buf *out, uint8_t c, uint8_t quote)
+{
+    if (c == '\\' || c == quote) {
+        rr_buf_addc(out, '\\');
+        rr_buf_addc(out, c);
+    } else if (c == '\n') {
+        rr_buf_adds(out, "\\n");
+    } else if (c == '\r') {
+        rr_buf_adds(out, "\\r");
+    } else if (c == '\t') {
+        rr_buf_adds(out, "\\t");
+    } else if (c < 0x20 || c == 0x7f) {
+        rr_buf_printf(out, "\\x%02x", c);
+    } else {
+        return 0;
+    }
+    return 1;
+}
+
 int rr_hex_val(int c)
 {
     if (c >= '0' && c <= '9')

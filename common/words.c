@@ -13,11 +13,18 @@ static int werr(char *why, size_t whylen, unsigned line, unsigned col, const cha
 
 static int werr(char *why, size_t whylen, unsigned line, unsigned col, const char *fmt, ...)
 {
-    char msg[256];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    int rc = rr_words_verr(why, whylen, line, col, fmt, ap);
     va_end(ap);
+    return rc;
+}
+
+int rr_words_verr(char *why, size_t whylen, unsigned line, unsigned col, const char *fmt,
+                  va_list ap)
+{
+    char msg[256];
+    vsnprintf(msg, sizeof(msg), fmt, ap);
     snprintf(why, whylen, "%u:%u: %s", line, col, msg);
     return RR_EPARSE;
 }

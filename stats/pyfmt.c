@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rr/text.h"
+
 void rr_stats_pyfloat(double v, struct rr_buf *out)
 {
     if (isnan(v)) {
@@ -78,20 +80,8 @@ void rr_stats_pyrepr(const char *s, struct rr_buf *out)
     rr_buf_addc(out, (uint8_t)quote);
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         unsigned c = *p;
-        if (c == '\\' || c == (unsigned)quote) {
-            rr_buf_addc(out, '\\');
+        if (!rr_escape_byte(out, (uint8_t)c, (uint8_t)quote))
             rr_buf_addc(out, (uint8_t)c);
-        } else if (c == '\n') {
-            rr_buf_adds(out, "\\n");
-        } else if (c == '\r') {
-            rr_buf_adds(out, "\\r");
-        } else if (c == '\t') {
-            rr_buf_adds(out, "\\t");
-        } else if (c < 0x20 || c == 0x7f) {
-            rr_buf_printf(out, "\\x%02x", c);
-        } else {
-            rr_buf_addc(out, (uint8_t)c);
-        }
     }
     rr_buf_addc(out, (uint8_t)quote);
 }

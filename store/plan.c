@@ -31,26 +31,16 @@ static size_t put_escaped(struct rr_buf *out, const uint8_t *p, size_t n, size_t
     size_t i = 0;
     while (i < n && i < max) {
         uint8_t c = p[i];
-        if (c == '"' || c == '\\') {
-            rr_buf_addc(out, '\\');
-            rr_buf_addc(out, c);
-        } else if (c == '\n') {
-            rr_buf_adds(out, "\\n");
-        } else if (c == '\r') {
-            rr_buf_adds(out, "\\r");
-        } else if (c == '\t') {
-            rr_buf_adds(out, "\\t");
-        } else if (c >= 0x20 && c < 0x7f) {
-            rr_buf_addc(out, c);
-        } else if (c >= 0x80) {
+        if (c < 0x80) {
+            if (!rr_escape_byte(out, c, '"'))
+                rr_buf_addc(out, c);
+        } else {
             int l = rr_utf8_seq_len(p + i, n - i);
             if (l) {
                 rr_buf_add(out, p + i, (size_t)l);
                 i += (size_t)l;
                 continue;
             }
-            rr_buf_printf(out, "\\x%02x", c);
-        } else {
             rr_buf_printf(out, "\\x%02x", c);
         }
         i++;
@@ -535,13 +525,11 @@ static int perr(struct parser *ps, unsigned col, const char *fmt, ...) RR_PRINTF
 
 static int perr(struct parser *ps, unsigned col, const char *fmt, ...)
 {
-    char msg[256];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    int rc = rr_words_verr(ps->why, ps->whylen, ps->line, col, fmt, ap);
     va_end(ap);
-    snprintf(ps->why, ps->whylen, "%u:%u: %s", ps->line, col, msg);
-    return RR_EPARSE;
+    return rc;
 }
 
 static void words_free(struct parser *ps)

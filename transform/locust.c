@@ -41,18 +41,7 @@ static void py_str(struct rr_buf *out, const char *s, size_t n, int fstring)
         } else if (fstring && (c == '{' || c == '}')) {
             rr_buf_addc(out, c);
             rr_buf_addc(out, c);
-        } else if (c == '"' || c == '\\') {
-            rr_buf_addc(out, '\\');
-            rr_buf_addc(out, c);
-        } else if (c == '\n') {
-            rr_buf_adds(out, "\\n");
-        } else if (c == '\r') {
-            rr_buf_adds(out, "\\r");
-        } else if (c == '\t') {
-            rr_buf_adds(out, "\\t");
-        } else if (c < 0x20 || c == 0x7f) {
-            rr_buf_printf(out, "\\x%02x", c);
-        } else {
+        } else if (!rr_escape_byte(out, c, '"')) {
             rr_buf_addc(out, c);
         }
     }

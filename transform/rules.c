@@ -48,13 +48,11 @@ static int rerr(struct rparser *ps, unsigned col, const char *fmt, ...) RR_PRINT
 
 static int rerr(struct rparser *ps, unsigned col, const char *fmt, ...)
 {
-    char msg[200];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
+    int rc = rr_words_verr(ps->why, ps->whylen, ps->line, col, fmt, ap);
     va_end(ap);
-    snprintf(ps->why, ps->whylen, "%u:%u: %s", ps->line, col, msg);
-    return RR_EPARSE;
+    return rc;
 }
 
 static void rwords_free(struct rparser *ps)

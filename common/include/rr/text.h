@@ -19,6 +19,12 @@ int rr_utf8_seq_len(const uint8_t *p, size_t n);
 /* Whether all n bytes are valid UTF-8 in the sense of rr_utf8_seq_len. */
 bool rr_utf8_is_valid(const uint8_t *p, size_t n);
 
+/* Appends the escape of byte c inside a string quoted with quote, in the syntax C, Python
+ * and the plan format share: \\ and \<quote>, \n \r \t, other control bytes and DEL as
+ * \xHH. Returns 1 when c needed one, 0 when c may stand as is (nothing written; bytes from
+ * 0x80 are the caller's to judge, as the formats differ there). */
+int rr_escape_byte(struct rr_buf *out, uint8_t c, uint8_t quote);
+
 /* Value of a hex digit (either case), or -1. */
 int rr_hex_val(int c);
 

@@ -7,6 +7,7 @@
 #ifndef RR_WORDS_H
 #define RR_WORDS_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 #include "rr/err.h"
@@ -26,6 +27,10 @@ struct rr_word {
  * already freed and *out_n is 0. */
 int rr_words_split(const char *ls, const char *le, unsigned line, struct rr_word *w, size_t max,
                    size_t *out_n, char *why, size_t whylen) RR_WUR;
+/* Writes "LINE:COL: message" into why and returns RR_EPARSE: the one error form of the text
+ * formats, for their parsers' errors after the split as well. */
+int rr_words_verr(char *why, size_t whylen, unsigned line, unsigned col, const char *fmt,
+                  va_list ap) RR_PRINTF(5, 0);
 /* Frees w[0..*n) and sets *n to 0. */
 void rr_words_free(struct rr_word *w, size_t *n);
 

@@ -45,6 +45,22 @@ static void hex(void **state)
     assert_int_equal(rr_hex_val(-1), -1);
 }
 
+static void escapes(void **state)
+{
+    const char *in = "a\"'\\\n\r\t\x01\x7f\xc3~";
+    struct rr_buf b;
+    rr_buf_init(&b);
+    for (const char *p = in; *p; p++)
+        if (!rr_escape_byte(&b, (uint8_t)*p, '"'))
+            rr_buf_addc(&b, (uint8_t)*p);
+    assert_string_equal(rr_buf_cstr(&b), "a\\\"'\\\\\\n\\r\\t\\x01\\x7f\xc3~");
+    rr_buf_reset(&b);
+    assert_int_equal(rr_escape_byte(&b, '\'', '\''), 1);
+    assert_int_equal(rr_escape_byte(&b, '"', '\''), 0);
+    assert_string_equal(rr_buf_cstr(&b), "\\'");
+    rr_buf_fini(&b);
+}
+
 static void enc(const char *in, size_t n, const char *want)
 {
     struct rr_buf b;
@@ -92,6 +108,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(utf8),
         cmocka_unit_test(hex),
+        cmocka_unit_test(escapes),
         cmocka_unit_test(base64),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
