@@ -1,5 +1,6 @@
 /* cli.c -- Helpers shared by the subcommands. */
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -36,6 +37,18 @@ int cli_open_store(const char *path, int readonly, int create, struct rr_store *
     if (rc == 0)
         return 0;
     return cli_input_error("%s: %s", path, why[0] ? why : rr_strerror(rc));
+}
+
+void cli_catch_stop(void (*fn)(int), int ignore_pipe)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = fn;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    if (ignore_pipe)
+        signal(SIGPIPE, SIG_IGN);
 }
 
 int cli_wants_help(int argc, char **argv)

@@ -15,6 +15,10 @@ int cli_input_error(const char *fmt, ...) RR_PRINTF(1, 2);
 /* Opens a store, printing one line naming the file and the problem on failure. Returns 0 or
  * RR_EXIT_USAGE. */
 int cli_open_store(const char *path, int readonly, int create, struct rr_store **out);
+/* Routes SIGINT and SIGTERM to fn (which may only set a flag or call async-signal-safe
+ * code), and ignores SIGPIPE when ignore_pipe: a peer that goes away mid-write is then an
+ * EPIPE for the command to report, not a silent death. */
+void cli_catch_stop(void (*fn)(int), int ignore_pipe);
 /* True when argv holds -h or --help before any "--". */
 int cli_wants_help(int argc, char **argv);
 

@@ -127,11 +127,7 @@ int rr_cmd_record(int argc, char **argv)
     so.stop = &stop_flag;
     so.progress = !quiet && isatty(STDERR_FILENO);
     so.quiet = quiet;
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    cli_catch_stop(on_signal, 0);
 
     rc = rr_rec_run(r, &so, why, sizeof(why));
     /* Even after bad input, what came before it is committed. */

@@ -110,12 +110,7 @@ int rr_cmd_record_proxy(int argc, char **argv)
         return cli_usage_error("record", "%s", why);
     if (cli_open_store(out, 0, 1, &s))
         return RR_EXIT_USAGE;
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    cli_catch_stop(on_signal, 1);
     o.store = s;
     o.stop = &stop_flag;
     o.on_listen = on_listen;

@@ -217,12 +217,7 @@ int rr_cmd_worker(int argc, char **argv)
         rr_replayload_bind(rl, &load);
     }
 
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    cli_catch_stop(on_signal, 1);
     wo.interrupted = &interrupted;
 
     int rc = rr_worker_run(&wo, &load);
