@@ -172,7 +172,8 @@ static json_t *query_part(const uint8_t *p, size_t n, struct rr_buf *tmp)
     rr_buf_reset(tmp);
     for (size_t i = 0; i < n; i++) {
         int h, l;
-        if (p[i] == '%' && i + 2 < n && (h = rr_hex_val(p[i + 1])) >= 0 && (l = rr_hex_val(p[i + 2])) >= 0) {
+        if (p[i] == '%' && i + 2 < n && (h = rr_hex_val(p[i + 1])) >= 0 &&
+            (l = rr_hex_val(p[i + 2])) >= 0) {
             rr_buf_addc(tmp, (uint8_t)(h * 16 + l));
             i += 2;
         } else {
@@ -345,8 +346,8 @@ static int entry(const struct rr_exchange *x, void *ud)
         ce = trim(ce.p, ce.len);
         int gz = rr_view_caseeqs(ce, "gzip") || rr_view_caseeqs(ce, "x-gzip");
         if (!(x->flags & RR_XF_DECODED) && (gz || rr_view_caseeqs(ce, "deflate"))) {
-            if (rr_exchange_inflate(bp, bl, gz ? RR_CODING_GZIP : RR_CODING_DEFLATE, INFLATE_CAP,
-                                    0, &h->dec) == 0) {
+            if (rr_exchange_inflate(bp, bl, gz ? RR_CODING_GZIP : RR_CODING_DEFLATE, INFLATE_CAP, 0,
+                                    &h->dec) == 0) {
                 bp = h->dec.p;
                 bl = h->dec.len;
                 h->st->decoded++;

@@ -38,8 +38,8 @@ void rr_words_free(struct rr_word *w, size_t *n)
 
 /* Decodes the quoted string at *pp (its opening quote) into b and moves *pp past the closing
  * quote. Returns 0 or RR_EPARSE. */
-static int quoted(const char **pp, const char *ls, const char *le, unsigned line,
-                  struct rr_word *w, struct rr_buf *b, char *why, size_t whylen)
+static int quoted(const char **pp, const char *ls, const char *le, unsigned line, struct rr_word *w,
+                  struct rr_buf *b, char *why, size_t whylen)
 {
     const char *p = *pp + 1;
     for (;;) {

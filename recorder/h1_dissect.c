@@ -195,8 +195,9 @@ static int emit(struct rr_h1d *d, struct h1x *x)
     struct rr_view ce = hdr(x, 1, "content-encoding");
     if (ce.p && rl > 0 && !(e.flags & RR_XF_BODY_CAPPED)) {
         int gz = view_has_token(ce, "gzip");
-        if ((gz || view_has_token(ce, "deflate")) && rr_exchange_inflate(rb, rl, gz ? RR_CODING_GZIP : RR_CODING_DEFLATE,
-                                   d->lim.max_body, RR_INFLATE_PARTIAL, &d->scratch) == 0) {
+        if ((gz || view_has_token(ce, "deflate")) &&
+            rr_exchange_inflate(rb, rl, gz ? RR_CODING_GZIP : RR_CODING_DEFLATE, d->lim.max_body,
+                                RR_INFLATE_PARTIAL, &d->scratch) == 0) {
             rb = d->scratch.p;
             rl = d->scratch.len;
             e.flags |= RR_XF_DECODED;

@@ -783,7 +783,7 @@ static void note_vars(struct parser *ps, const struct rr_word *w)
 struct body_line {
     unsigned line;
     struct rr_word w; /* raw text and column only */
-    size_t off;    /* offset of its text in the joined body */
+    size_t off;       /* offset of its text in the joined body */
 };
 
 struct body_ctx {

@@ -1,8 +1,8 @@
 /* test_text.c -- UTF-8 checks, hex digits and base64 as the HAR, plan and locustfile code use
  * them. */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -16,16 +16,16 @@ static void utf8(void **state)
 {
     assert_int_equal(rr_utf8_seq_len(U("a")), 1);
     assert_int_equal(rr_utf8_seq_len(U("\0")), 1);
-    assert_int_equal(rr_utf8_seq_len(U("\xc3\xa9")), 2);       /* é */
-    assert_int_equal(rr_utf8_seq_len(U("\xe2\x82\xac")), 3);   /* € */
+    assert_int_equal(rr_utf8_seq_len(U("\xc3\xa9")), 2);     /* é */
+    assert_int_equal(rr_utf8_seq_len(U("\xe2\x82\xac")), 3); /* € */
     assert_int_equal(rr_utf8_seq_len(U("\xf0\x9f\x98\x80")), 4);
     assert_int_equal(rr_utf8_seq_len((const uint8_t *)"a", 0), 0);
-    assert_int_equal(rr_utf8_seq_len(U("\xc3")), 0);           /* cut short */
-    assert_int_equal(rr_utf8_seq_len(U("\xc0\xaf")), 0);       /* overlong '/' */
-    assert_int_equal(rr_utf8_seq_len(U("\xe0\x80\xaf")), 0);   /* overlong, 3 bytes */
-    assert_int_equal(rr_utf8_seq_len(U("\xed\xa0\x80")), 0);   /* surrogate */
+    assert_int_equal(rr_utf8_seq_len(U("\xc3")), 0);             /* cut short */
+    assert_int_equal(rr_utf8_seq_len(U("\xc0\xaf")), 0);         /* overlong '/' */
+    assert_int_equal(rr_utf8_seq_len(U("\xe0\x80\xaf")), 0);     /* overlong, 3 bytes */
+    assert_int_equal(rr_utf8_seq_len(U("\xed\xa0\x80")), 0);     /* surrogate */
     assert_int_equal(rr_utf8_seq_len(U("\xf4\x90\x80\x80")), 0); /* past U+10FFFF */
-    assert_int_equal(rr_utf8_seq_len(U("\xc3\x28")), 0);       /* bad continuation */
+    assert_int_equal(rr_utf8_seq_len(U("\xc3\x28")), 0);         /* bad continuation */
     assert_int_equal(rr_utf8_seq_len(U("\x80")), 0);
     assert_true(rr_utf8_is_valid(U("")));
     assert_true(rr_utf8_is_valid(U("plain, caf\xc3\xa9 \xe2\x82\xac\0")));
@@ -95,12 +95,12 @@ static void base64(void **state)
     enc("\xfb\xff\xbf", 3, "+/+/");
     dec("Zm9vYmFy", 0, "foobar", 6);
     dec("Zm9vYg==", 0, "foob", 4);
-    dec("Zm9vYg", 0, "foob", 4);          /* padding optional */
-    dec("Zm9v\r\n YmE=", 0, "fooba", 5);   /* whitespace skipped */
-    dec("-_-_", 0, "\xfb\xff\xbf", 3);    /* URL alphabet */
+    dec("Zm9vYg", 0, "foob", 4);         /* padding optional */
+    dec("Zm9v\r\n YmE=", 0, "fooba", 5); /* whitespace skipped */
+    dec("-_-_", 0, "\xfb\xff\xbf", 3);   /* URL alphabet */
     dec("+/+/", 0, "\xfb\xff\xbf", 3);
     dec("Zm9v*", RR_EPARSE, NULL, 0);
-    dec("Zg==garbage!", 0, "f", 1);       /* stops at the padding */
+    dec("Zg==garbage!", 0, "f", 1); /* stops at the padding */
 }
 
 int main(void)

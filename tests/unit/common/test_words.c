@@ -1,8 +1,8 @@
 /* test_words.c -- The word splitter of the plan and rules formats: decoding, and errors that
  * name the line and column of what was expected. */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
 #include <string.h>
 

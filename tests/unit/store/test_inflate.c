@@ -1,8 +1,8 @@
 /* test_inflate.c -- Content-Encoding decoding shared by the dissectors and the HAR writer:
  * each coding and wrapper servers send, streams cut short, damaged data and the size cap. */
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
 #include <string.h>
 
