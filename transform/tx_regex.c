@@ -9,6 +9,7 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 #include <string.h>
+#include <strings.h>
 
 #include "rr/buf.h"
 #include "tx_int.h"
@@ -196,6 +197,11 @@ int tx_regex_for(const char *body, size_t blen, const char *val, size_t vlen, st
         if (first_match_is(rr_buf_cstr(re), body, blen, pos, vlen)) {
             rr_buf_reset(name);
             evident_name(body, blen, pos, vlen, name);
+            /* the attribute holding the value says nothing of what it is */
+            static const char *const vague[] = {"value", "content", "data", "val", "v", NULL};
+            for (int k = 0; vague[k] && name->len; k++)
+                if (!strcasecmp(rr_buf_cstr(name), vague[k]))
+                    rr_buf_reset(name);
             return 0;
         }
         if (s == 0)
