@@ -88,6 +88,7 @@ def main():
     check(rc == 0, "plan export", err)
     regex = [ln for ln in plan.splitlines() if "csrf_token" in ln and "regex" in ln]
     check(regex, "the form page's step has a regex extractor for csrf_token", plan)
+    print("# " + "\n# ".join(regex))
     check("csrf_token=${csrf_token}" in plan, "the POST body sends ${csrf_token}", plan)
     check("[0-9a-f]{32}" not in plan and not re.search(r"csrf_token=[0-9a-f]{32}", plan),
           "no recorded token is left in the plan", plan)
