@@ -376,7 +376,7 @@ struct sess {
     char cookie[33];
     int cart[MAX_CART];
     int ncart;
-    char csrf[33]; /* the token of the last form page handed out; "" once used */
+    char csrf[33];              /* the token of the last form page handed out; "" once used */
     struct sess *hnext;         /* hash chain */
     struct sess *older, *newer; /* age list, for forgetting the oldest */
 };

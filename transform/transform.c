@@ -23,7 +23,7 @@
 
 #define MIN_TOKEN        8 /* shorter response values are not taken for correlations */
 #define MAX_TEXT_BODY    (256 * 1024) /* larger text bodies are not searched for values */
-#define MAX_TEXT_VALUE   1024 /* nor for longer values */
+#define MAX_TEXT_VALUE   1024         /* nor for longer values */
 #define MIN_IDENTITY     8 /* shorter cookie/bearer values do not link connections */
 #define MAX_POOL_VALUES  10000
 #define ANON_GAP_US      2000000 /* an anonymous connection joins one that starts this soon after */
@@ -1666,13 +1666,26 @@ static bool sent_by(const struct cap *c, const char *v, size_t n)
     return false;
 }
 
+static void pool_name(const char *key, const char *target, struct rr_buf *out);
+
+/* Pages are full of words; a value handed out (a token, an id) has a digit somewhere. */
+static bool memchr_digit(const char *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (isdigit((unsigned char)v[i]))
+            return true;
+    return false;
+}
+
 /* A value step pos sends that no response produced so far, found in an earlier text body:
  * becomes a produced value with a regex extractor (the most recent such body; a value an
  * earlier request sent itself is an echo, not something handed out). key names the value
  * when the page does not. */
-static void discover(struct build *b, uint32_t pos, const char *key, const char *v, size_t n)
+static void discover(struct build *b, uint32_t pos, const char *key, const char *target,
+                     const char *v, size_t n)
 {
-    if (b->t->no_corr || n < MIN_TOKEN || n > MAX_TEXT_VALUE || find_exact(b, v, n, pos))
+    if (b->t->no_corr || n < MIN_TOKEN || n > MAX_TEXT_VALUE || !memchr_digit(v, n) ||
+        find_exact(b, v, n, pos))
         return;
     for (uint32_t k = pos; k > 0; k--) {
         const struct cap *c = &b->f->caps[k - 1];
@@ -1685,14 +1698,10 @@ static void discover(struct build *b, uint32_t pos, const char *key, const char 
         rr_buf_init(&re);
         rr_buf_init(&name);
         if (tx_regex_for((const char *)c->resp_body.p, c->resp_body.len, v, n, &re, &name) == 0) {
-            if (!name.len) {
-                /* "form:csrf_token" -> csrf_token, "json:$.a.tok" -> tok, "path:2" -> token */
-                const char *s = strchr(key, ':') ? strchr(key, ':') + 1 : key;
-                const char *dot = strrchr(s, '.');
-                if (dot && *s == '$')
-                    s = dot + 1;
-                rr_buf_adds(&name, isdigit((unsigned char)*s) || !*s ? "token" : s);
-            }
+            if (!name.len && strchr(key, ':') && target)
+                pool_name(key, target, &name); /* form:csrf_token -> csrf_token */
+            else if (!name.len)
+                rr_buf_adds(&name, key); /* a header's or cookie's name */
             add_produced(b, v, n, rr_buf_cstr(&name), RR_EXTRACT_REGEX, rr_buf_cstr(&re), k - 1);
         }
         rr_buf_fini(&re);
@@ -1850,7 +1859,7 @@ static char *build_target(struct build *b, uint32_t pos, const char *target)
             j++;
         char key[32];
         snprintf(key, sizeof(key), "path:%u", segno++);
-        discover(b, pos, key, path + i, j - i);
+        discover(b, pos, key, target, path + i, j - i);
         if (!seg_kind(path + i, j - i) || !value_var(b, pos, key, path + i, j - i, target, &out))
             subst_produced(b, path + i, j - i, pos, &out);
         i = j;
@@ -1866,7 +1875,7 @@ static char *build_target(struct build *b, uint32_t pos, const char *target)
                 char key[300];
                 snprintf(key, sizeof(key), "query:%.*s", (int)(eq - s > 200 ? 200 : eq - s), s);
                 rr_buf_add(&out, s, (size_t)(eq + 1 - s));
-                discover(b, pos, key, eq + 1, (size_t)(e - eq - 1));
+                discover(b, pos, key, target, eq + 1, (size_t)(e - eq - 1));
                 if (!value_var(b, pos, key, eq + 1, (size_t)(e - eq - 1), target, &out))
                     subst_produced(b, eq + 1, (size_t)(e - eq - 1), pos, &out);
             } else {
@@ -1926,7 +1935,7 @@ static void json_template(struct jsub *js, json_t *v, struct rr_buf *path, int d
                 json_leaf_text(c, &val);
                 const char *vs = val.p ? (const char *)val.p : "";
                 bool str = json_is_string(c);
-                discover(js->b, js->pos, rr_buf_cstr(&key), vs, val.len);
+                discover(js->b, js->pos, rr_buf_cstr(&key), js->target, vs, val.len);
                 bool hit =
                     value_var(js->b, js->pos, rr_buf_cstr(&key), vs, val.len, js->target, &out);
                 if (!hit && str) {
@@ -2021,7 +2030,7 @@ static void build_body(struct build *b, uint32_t pos, const struct cap *c, struc
                 char key[300];
                 snprintf(key, sizeof(key), "form:%.*s", (int)(eq - q > 200 ? 200 : eq - q), q);
                 rr_buf_add(&out, q, (size_t)(eq + 1 - q));
-                discover(b, pos, key, eq + 1, (size_t)(e - eq - 1));
+                discover(b, pos, key, c->target, eq + 1, (size_t)(e - eq - 1));
                 if (!value_var(b, pos, key, eq + 1, (size_t)(e - eq - 1), c->target, &out))
                     subst_produced(b, eq + 1, (size_t)(e - eq - 1), pos, &out);
             } else {
@@ -2042,9 +2051,10 @@ static void build_body(struct build *b, uint32_t pos, const struct cap *c, struc
 /* Request headers whose values are the client's own (or the jar's), not a page's. */
 static bool skip_discover(const char *n)
 {
-    static const char *const own[] = {"host", "user-agent", "accept", "accept-language",
-                                      "accept-encoding", "referer", "origin", "content-type",
-                                      "content-length", "authorization", NULL};
+    static const char *const own[] = {
+        "host",    "user-agent", "accept",       "accept-language", "accept-encoding",
+        "referer", "origin",     "content-type", "content-length",  "authorization",
+        NULL};
     for (int i = 0; own[i]; i++)
         if (!strcasecmp(own[i], n))
             return true;
@@ -2083,7 +2093,7 @@ static void build_cookie(struct build *b, uint32_t pos, const char *v, struct rr
         if (!jar && eq && eq > s && (size_t)(eq - s) < 200) {
             char key[210];
             snprintf(key, sizeof(key), "%.*s", (int)(eq - s), s);
-            discover(b, pos, key, eq + 1, (size_t)(e - eq - 1));
+            discover(b, pos, key, NULL, eq + 1, (size_t)(e - eq - 1));
         }
         if (!jar || b->t->no_corr) {
             if (!first)
@@ -2296,7 +2306,7 @@ static void build_flow(struct tx *t, struct rr_plan *plan, uint32_t fi, struct r
                 build_cookie(&b, k, c->req[h].value, &v);
             } else {
                 if (!skip_discover(c->req[h].name) && !strchr(c->req[h].value, ' '))
-                    discover(&b, k, c->req[h].name, c->req[h].value, strlen(c->req[h].value));
+                    discover(&b, k, c->req[h].name, NULL, c->req[h].value, strlen(c->req[h].value));
                 subst_produced(&b, c->req[h].value, strlen(c->req[h].value), k, &v);
             }
             if (!v.len && !strcasecmp(c->req[h].name, "cookie")) {

@@ -44,9 +44,8 @@ static const char *value_class(const char *v, size_t n, bool (**in)(unsigned cha
     static const struct {
         bool (*fn)(unsigned char);
         const char *re;
-    } cls[] = {{word_ch, "[A-Za-z0-9_\\-]"},
-               {b64_ch, "[A-Za-z0-9_\\-.~+/=]"},
-               {attr_ch, "[^\"'<>\\s&]"}};
+    } cls[] = {
+        {word_ch, "[A-Za-z0-9_\\-]"}, {b64_ch, "[A-Za-z0-9_\\-.~+/=]"}, {attr_ch, "[^\"'<>\\s&]"}};
     for (size_t k = 0; k < sizeof(cls) / sizeof(cls[0]); k++) {
         size_t i = 0;
         while (i < n && cls[k].fn((unsigned char)v[i]))

@@ -82,8 +82,8 @@ static void test_meta_and_js(void **st)
     (void)st;
     struct rr_buf re;
     rr_buf_init(&re);
-    ok("<head><meta name=\"csrf-token\" content=\"Zm9vYmFyYmF6+/==\"></head>", "Zm9vYmFyYmF6+/==",
-       "YWJjZGVmZ2hp+/==", "csrf-token", &re);
+    ok("<head><meta name=\"csrf-token\" content=\"Zm9vYmFyYmF6+/==\"></head>",
+       "Zm9vYmFyYmF6+/==", "YWJjZGVmZ2hp+/==", "csrf-token", &re);
     ok("<script>window.app.csrfToken = \"t0k3n-abc.def\";</script>", "t0k3n-abc.def",
        "other-111.222", "csrfToken", &re);
     ok("{junk} nonce: 'abcdef123456'", "abcdef123456", "fedcba654321", "nonce", &re);
@@ -160,9 +160,9 @@ static void test_give_up(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_hidden_input), cmocka_unit_test(test_meta_and_js),
+        cmocka_unit_test(test_hidden_input),   cmocka_unit_test(test_meta_and_js),
         cmocka_unit_test(test_value_at_start), cmocka_unit_test(test_metachars),
-        cmocka_unit_test(test_repeated),     cmocka_unit_test(test_give_up),
+        cmocka_unit_test(test_repeated),       cmocka_unit_test(test_give_up),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
