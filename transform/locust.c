@@ -381,8 +381,8 @@ void rr_transform_locustfile(const struct rr_plan *p, int fast, struct rr_buf *o
         size_t first = id;
         for (size_t k = 0; k < n_once[l]; k++)
             emit_step(o, &once[l][k], id++, scale, 0);
-        rr_buf_printf(o, "@events.%s.add_listener\ndef _%s(environment, **kwargs):\n", once_ev[l],
-                      l ? "after" : "before");
+        rr_buf_printf(o, "@events.%s.add_listener\ndef _%s(environment, **kwargs):\n",
+                      once_ev[l], l ? "after" : "before");
         rr_buf_adds(o, "    if isinstance(environment.runner, WorkerRunner):\n        return\n");
         rr_buf_adds(o, "    user = _Once(environment, ");
         if (p->host)
