@@ -24,6 +24,8 @@
 #define MIN_TOKEN        8 /* shorter response values are not taken for correlations */
 #define MAX_TEXT_BODY    (256 * 1024) /* larger text bodies are not searched for values */
 #define MAX_TEXT_VALUE   1024         /* nor for longer values */
+#define MAX_TEXT_LOOKBACK 32           /* text pages searched back from a request, at most */
+#define MAX_TEXT_SCAN     (UINT64_C(256) << 20) /* bytes of text pages searched per flow */
 #define MIN_IDENTITY     8 /* shorter cookie/bearer values do not link connections */
 #define MAX_POOL_VALUES  10000
 #define ANON_GAP_US      2000000 /* an anonymous connection joins one that starts this soon after */
@@ -1513,6 +1515,7 @@ struct build {
     struct strset sess_vals;    /* pool values already placed in this session ... */
     struct strset sess_valvars; /* ... and their variables */
     struct strset *all_extract; /* extractor names of every flow */
+    uint64_t text_scanned;      /* bytes of text pages searched for request values */
 };
 
 static void sanitize(const char *in, struct rr_buf *out)
@@ -1687,9 +1690,17 @@ static void discover(struct build *b, uint32_t pos, const char *key, const char 
     if (b->t->no_corr || n < MIN_TOKEN || n > MAX_TEXT_VALUE || !memchr_digit(v, n) ||
         find_exact(b, v, n, pos))
         return;
-    for (uint32_t k = pos; k > 0; k--) {
+    unsigned pages = 0;
+    for (uint32_t k = pos; k > 0 && pages < MAX_TEXT_LOOKBACK; k--) {
         const struct cap *c = &b->f->caps[k - 1];
-        if (!text_body(c) || !memmem(c->resp_body.p, c->resp_body.len, v, n))
+        if (!text_body(c))
+            continue;
+        /* a long session of big pages sending many values: bounded work per flow */
+        pages++;
+        if (b->text_scanned > MAX_TEXT_SCAN)
+            return;
+        b->text_scanned += c->resp_body.len;
+        if (!memmem(c->resp_body.p, c->resp_body.len, v, n))
             continue;
         for (uint32_t e = 0; e < k; e++)
             if (sent_by(&b->f->caps[e], v, n))
