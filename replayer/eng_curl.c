@@ -19,17 +19,25 @@
 #include "rp_int.h"
 #include "rr/util.h"
 
+/* One per fd number, kept for the worker's life. A connection's socket that curl stops
+ * watching between two transfers stays registered ("parked"): the next transfer on the kept-alive
+ * connection asks for the same events, and an EPOLL_CTL_DEL/ADD pair per request was a tenth of
+ * the engine's CPU. Only sockets opened through open_cb are parked, because their closing comes
+ * through closesock_cb, which unregisters them; others (a resolver's socketpair) are closed by
+ * curl behind our back, so they are unregistered as soon as curl lets go of them. */
 struct csock {
     struct rr_io io;
     struct cworker *cw;
-    struct csock *next;
+    bool watched; /* curl wants events on it */
+    bool conn;    /* opened by open_cb: closed through closesock_cb */
 };
 
 struct cworker {
     CURLM *m;
     struct rp_worker *w;
     struct rr_timer timer;
-    struct csock *zombies;
+    struct csock **byfd;
+    size_t n_byfd;
 };
 
 struct rp_conn {
@@ -57,11 +65,37 @@ struct rp_conn {
 static void drain(struct cworker *cw);
 static curl_socket_t open_cb(void *ud, curlsocktype purpose, struct curl_sockaddr *a);
 static int sockopt_cb(void *ud, curl_socket_t fd, curlsocktype purpose);
+static int closesock_cb(void *ud, curl_socket_t fd);
+
+static struct csock *sock_of(struct cworker *cw, int fd)
+{
+    if ((size_t)fd >= cw->n_byfd) {
+        size_t n = cw->n_byfd ? cw->n_byfd : 64;
+        while (n <= (size_t)fd)
+            n *= 2;
+        cw->byfd = rr_xrealloc(cw->byfd, n * sizeof(*cw->byfd));
+        memset(cw->byfd + cw->n_byfd, 0, (n - cw->n_byfd) * sizeof(*cw->byfd));
+        cw->n_byfd = n;
+    }
+    if (!cw->byfd[fd]) {
+        struct csock *s = rr_xcalloc(1, sizeof(*s));
+        rr_io_init(&s->io);
+        s->cw = cw;
+        cw->byfd[fd] = s;
+    }
+    return cw->byfd[fd];
+}
 
 static void sock_cb_io(struct rr_io *io, unsigned ev)
 {
     struct csock *s = (struct csock *)io;
     int flags = 0, running;
+    if (!s->watched) {
+        /* parked and readable: the server closed the idle connection (or wrote unasked).
+         * Level-triggered, so stop until curl asks again; curl finds it dead on reuse. */
+        rr_io_stop(s->cw->w->loop, io);
+        return;
+    }
     if (ev & RR_IO_READ)
         flags |= CURL_CSELECT_IN;
     if (ev & RR_IO_WRITE)
@@ -75,23 +109,16 @@ static void sock_cb_io(struct rr_io *io, unsigned ev)
 static int socket_fn(CURL *e, curl_socket_t fd, int what, void *userp, void *socketp)
 {
     struct cworker *cw = userp;
-    struct csock *s = socketp;
+    struct csock *s = sock_of(cw, fd);
     (void)e;
+    (void)socketp;
     if (what == CURL_POLL_REMOVE) {
-        if (s) {
+        s->watched = false;
+        if (!s->conn)
             rr_io_stop(cw->w->loop, &s->io);
-            curl_multi_assign(cw->m, fd, NULL);
-            s->next = cw->zombies; /* freed before the next poll: events may still point here */
-            cw->zombies = s;
-        }
         return 0;
     }
-    if (!s) {
-        s = rr_xcalloc(1, sizeof(*s));
-        rr_io_init(&s->io);
-        s->cw = cw;
-        curl_multi_assign(cw->m, fd, s);
-    }
+    s->watched = true;
     unsigned ev = (what == CURL_POLL_IN || what == CURL_POLL_INOUT ? RR_IO_READ : 0) |
                   (what == CURL_POLL_OUT || what == CURL_POLL_INOUT ? RR_IO_WRITE : 0);
     if (rr_io_start(cw->w->loop, &s->io, fd, ev, sock_cb_io))
@@ -271,25 +298,18 @@ static int c_worker_init(struct rp_worker *w)
     return 0;
 }
 
-static void c_reap(struct rp_worker *w)
-{
-    struct cworker *cw = w->engine_data;
-    if (!cw)
-        return;
-    while (cw->zombies) {
-        struct csock *s = cw->zombies;
-        cw->zombies = s->next;
-        free(s);
-    }
-}
-
 static void c_worker_fini(struct rp_worker *w)
 {
     struct cworker *cw = w->engine_data;
     if (!cw)
         return;
-    curl_multi_cleanup(cw->m);
-    c_reap(w);
+    curl_multi_cleanup(cw->m); /* closes the cached connections through closesock_cb */
+    for (size_t i = 0; i < cw->n_byfd; i++) {
+        if (cw->byfd[i])
+            rr_io_stop(w->loop, &cw->byfd[i]->io);
+        free(cw->byfd[i]);
+    }
+    free(cw->byfd);
     rr_timer_stop(w->loop, &cw->timer);
     free(cw);
     w->engine_data = NULL;
@@ -323,6 +343,9 @@ static struct rp_conn *c_conn_new(struct rp_worker *w, struct rp_vu *vu)
     curl_easy_setopt(c->e, CURLOPT_OPENSOCKETDATA, c);
     curl_easy_setopt(c->e, CURLOPT_SOCKOPTFUNCTION, sockopt_cb);
     curl_easy_setopt(c->e, CURLOPT_SOCKOPTDATA, c);
+    /* the worker's, not the conn's: a cached connection may outlive this handle */
+    curl_easy_setopt(c->e, CURLOPT_CLOSESOCKETFUNCTION, closesock_cb);
+    curl_easy_setopt(c->e, CURLOPT_CLOSESOCKETDATA, w->engine_data);
     curl_easy_setopt(c->e, CURLOPT_HTTP_VERSION,
                      r->o.http2 ? (r->target.tls ? (long)CURL_HTTP_VERSION_2TLS
                                                  : (long)CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE)
@@ -359,14 +382,35 @@ static struct rp_conn *c_conn_new(struct rp_worker *w, struct rp_vu *vu)
 static curl_socket_t open_cb(void *ud, curlsocktype purpose, struct curl_sockaddr *a)
 {
     struct rp_conn *c = ud;
+    int fd;
     (void)purpose;
     if (c->pre_fd >= 0) {
-        int fd = c->pre_fd;
+        fd = c->pre_fd;
         c->pre_fd = -1;
         c->pre_given = fd;
-        return fd;
+    } else {
+        fd = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+        if (fd < 0)
+            return CURL_SOCKET_BAD;
     }
-    return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+    struct csock *s = sock_of(c->w->engine_data, fd);
+    if (s->io.fd >= 0) /* left from an fd closed behind our back: that registration is gone */
+        rr_io_stop(c->w->loop, &s->io);
+    s->conn = true;
+    s->watched = false;
+    return fd;
+}
+
+static int closesock_cb(void *ud, curl_socket_t fd)
+{
+    struct cworker *cw = ud;
+    if ((size_t)fd < cw->n_byfd && cw->byfd[fd]) {
+        struct csock *s = cw->byfd[fd];
+        rr_io_stop(cw->w->loop, &s->io); /* before close: the fd number can come back at once */
+        s->conn = false;
+        s->watched = false;
+    }
+    return close(fd);
 }
 
 static int sockopt_cb(void *ud, curl_socket_t fd, curlsocktype purpose)
@@ -501,7 +545,6 @@ const struct rp_engine rp__engine_curl = {
     .worker_fini = c_worker_fini,
     .conn_new = c_conn_new,
     .send = c_send,
-    .reap = c_reap,
     .abort = c_abort,
     .preconnect = c_preconnect,
     .conn_free = c_conn_free,
