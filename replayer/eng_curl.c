@@ -59,6 +59,10 @@ struct rp_conn {
     size_t reason_off, reason_len;
     struct rr_buf body;
     uint64_t body_len;
+    /* Content-Encoding gzip/deflate: decoded here, without CURLOPT_ACCEPT_ENCODING (which
+     * would send curl's own Accept-Encoding where the recording had none) */
+    bool ce, inflating, ce_bad;
+    struct rp_inflate inf;
     char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -156,6 +160,7 @@ static size_t header_cb(char *p, size_t size, size_t n, void *ud)
     if (l >= 5 && memcmp(p, "HTTP/", 5) == 0) {
         /* a status line: a new response (interim or final) starts */
         c->n_hdr = 0;
+        c->ce = false;
         rr_buf_reset(&c->hb);
         const char *sp = memchr(p, ' ', l);
         c->reason_len = 0;
@@ -187,6 +192,9 @@ static size_t header_cb(char *p, size_t size, size_t n, void *ud)
     h[2] = c->hb.len;
     h[3] = (size_t)(p + l - v);
     rr_buf_add(&c->hb, v, h[3]);
+    if (h[1] == 16 && !strncasecmp(p, "Content-Encoding", 16) &&
+        rp__ce_decodes(rr_view_of(v, h[3])))
+        c->ce = true;
     return len;
 }
 
@@ -194,9 +202,20 @@ static size_t write_cb(char *p, size_t size, size_t n, void *ud)
 {
     struct rp_conn *c = ud;
     size_t len = size * n;
+    struct rr_buf *keep = c->o && c->o->need_body ? &c->body : NULL;
+    if (c->ce) {
+        /* the size counted is the decoded one, as Locust's (so decoded even when unread) */
+        if (!c->inflating) {
+            rp__inflate_start(&c->inf);
+            c->inflating = true;
+        }
+        if (rp__inflate_feed(&c->inf, p, len, keep, &c->body_len))
+            c->ce_bad = true;
+        return len;
+    }
     c->body_len += len;
-    if (c->o && c->o->need_body)
-        rr_buf_add(&c->body, p, len);
+    if (keep)
+        rr_buf_add(keep, p, len);
     return len;
 }
 
@@ -249,6 +268,10 @@ static void complete(struct rp_conn *c, CURLcode rc)
         resp.headers = c->hv;
         resp.body = rr_view_of(c->body.p, c->body.len);
         resp.body_len = c->body_len;
+        resp.body_decoded = true;
+        if (c->ce_bad) /* the text python-requests gives (Locust's HttpUser) */
+            resp.error = "ContentDecodingError('Received response with content-encoding: gzip, "
+                         "but failed to decode it.')";
     }
     rp__vu_response(c->vu, &resp);
 }
@@ -467,6 +490,7 @@ static const char *c_send(struct rp_conn *c, const struct rp_out *o)
     c->n_hdr = 0;
     c->reason_len = 0;
     c->body_len = 0;
+    c->ce = c->inflating = c->ce_bad = false;
     c->errbuf[0] = 0;
     rr_buf_reset(&c->hb);
     rr_buf_reset(&c->body);
@@ -537,6 +561,7 @@ static void c_conn_free(struct rp_conn *c)
     curl_slist_free_all(c->hdr_list);
     rr_buf_fini(&c->hb);
     rr_buf_fini(&c->body);
+    rp__inflate_fini(&c->inf);
     free(c->hoff);
     free(c->hv);
     free(c);

@@ -153,6 +153,7 @@ struct events {
     size_t n, n_fail;
     char first_error[512];
     char contexts[8][256];
+    uint64_t lengths[8]; /* response_length, in completion order */
     size_t n_ctx;
 };
 
@@ -166,8 +167,10 @@ static void on_request(const struct rr_replay_request *q, void *ud)
             snprintf(e->first_error, sizeof(e->first_error), "%s", q->exception);
         e->n_fail++;
     }
-    if (e->n_ctx < 8)
+    if (e->n_ctx < 8) {
+        e->lengths[e->n_ctx] = q->response_length;
         snprintf(e->contexts[e->n_ctx++], sizeof(e->contexts[0]), "%s", q->context);
+    }
     pthread_mutex_unlock(&e->mu);
 }
 
@@ -692,42 +695,64 @@ static void test_https(void **state)
     assert_non_null(strstr(why, "--engine curl"));
 }
 
+/* Starts samples/demo_target on ephemeral ports (HTTP/1.1 and h2c), logging requests to logf;
+ * 0 with the ports, or -1 when it is not built. */
+static int demo_start(pid_t *pid, unsigned *h1, unsigned *h2, char *logf, size_t loglen)
+{
+    char exe[512], portf[128];
+    const char *b = getenv("RR_BUILD_ROOT");
+    snprintf(exe, sizeof(exe), "%s/samples/demo_target", b ? b : "build");
+    if (access(exe, X_OK))
+        return -1;
+    snprintf(portf, sizeof(portf), "/tmp/rr-demo-%d.port", (int)getpid());
+    snprintf(logf, loglen, "/tmp/rr-demo-%d.log", (int)getpid());
+    unlink(portf);
+    unlink(logf);
+    *h1 = *h2 = 0;
+    *pid = fork();
+    assert_true(*pid >= 0);
+    if (*pid == 0) {
+        execl(exe, exe, "--port", "0", "--h2-port", "0", "--port-file", portf, "--log", logf,
+              (char *)NULL);
+        _exit(127);
+    }
+    live_server = *pid;
+    for (int i = 0; i < 200 && *h2 == 0; i++) {
+        FILE *f = fopen(portf, "r");
+        if (f) {
+            if (fscanf(f, "http=%u h2c=%u", h1, h2) != 2)
+                *h2 = 0;
+            fclose(f);
+        }
+        if (!*h2)
+            usleep(10000);
+    }
+    unlink(portf);
+    assert_true(*h2 > 0);
+    return 0;
+}
+
+static void demo_stop(pid_t pid, const char *logf)
+{
+    live_server = 0;
+    kill(pid, SIGTERM);
+    waitpid(pid, NULL, 0);
+    unlink(logf);
+}
+
 /* HTTP/2 cleartext (prior knowledge) through the curl engine, against the demo target */
 static void test_h2c(void **state)
 {
-    char exe[512], portf[128], logf[128], cmd[1024], url[64], line[4096];
-    unsigned h1 = 0, h2 = 0;
+    char logf[128], url[64], line[4096];
+    unsigned h1, h2;
+    pid_t pid;
     struct tplan t;
     struct rr_replay_opts o;
     struct rr_replay_counts c;
     struct events ev;
     (void)state;
-    const char *b = getenv("RR_BUILD_ROOT");
-    snprintf(exe, sizeof(exe), "%s/samples/demo_target", b ? b : "build");
-    if (access(exe, X_OK))
+    if (demo_start(&pid, &h1, &h2, logf, sizeof(logf)))
         skip();
-    snprintf(portf, sizeof(portf), "/tmp/rr-h2c-%d.port", (int)getpid());
-    snprintf(logf, sizeof(logf), "/tmp/rr-h2c-%d.log", (int)getpid());
-    unlink(portf);
-    unlink(logf);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        execl(exe, exe, "--port", "0", "--h2-port", "0", "--port-file", portf, "--log", logf,
-              (char *)NULL);
-        _exit(127);
-    }
-    for (int i = 0; i < 200 && h2 == 0; i++) {
-        FILE *f = fopen(portf, "r");
-        if (f) {
-            if (fscanf(f, "http=%u h2c=%u", &h1, &h2) != 2)
-                h2 = 0;
-            fclose(f);
-        }
-        if (!h2)
-            usleep(10000);
-    }
-    assert_true(h2 > 0);
     snprintf(url, sizeof(url), "http://127.0.0.1:%u", h2);
     tplan_init(&t, url, 2);
     t.steps[0].target = "/static/style.css";
@@ -738,8 +763,6 @@ static void test_h2c(void **state)
     o.spawn_rate = 10;
     o.http2 = 1;
     run(&t.plan, &o, &ev, &c);
-    kill(pid, SIGTERM);
-    waitpid(pid, NULL, 0);
     if (c.failures)
         fail_msg("%s", ev.first_error);
     assert_int_equal(c.requests, 6);
@@ -752,9 +775,71 @@ static void test_h2c(void **state)
     }
     fclose(f);
     assert_int_equal(n, 6);
-    unlink(portf);
-    unlink(logf);
-    (void)cmd;
+    demo_stop(pid, logf);
+}
+
+/* A gzip response (the demo target's /gzip): extractors and checks read the decoded JSON, the
+ * size counted is the decoded length (Locust's response_length), and the request carries the
+ * recorded Accept-Encoding and no other. Both engines. */
+static void test_gzip(void **state)
+{
+    static const char json[] = "{\"gzipped\":true,\"method\":\"GET\",\"message\":\"this body was "
+                               "compressed with gzip by the demo target\"}";
+    char logf[128], url[64], line[4096];
+    unsigned h1, h2;
+    pid_t pid;
+    struct tplan t;
+    struct rr_replay_opts o;
+    struct rr_replay_counts c;
+    struct events ev;
+    struct rr_plan_header ae = {"Accept-Encoding", "gzip, deflate"};
+    struct rr_plan_extract ex[2] = {{"gz", RR_EXTRACT_JSON, "$.gzipped"},
+                                    {"meth", RR_EXTRACT_REGEX, "\"method\":\"([A-Z]+)\""}};
+    struct rr_plan_check ck = {.kind = RR_CHECK_JSON_EQ,
+                               .expr = "$.message",
+                               .value = "this body was compressed with gzip by the demo target"};
+    (void)state;
+    if (demo_start(&pid, &h1, &h2, logf, sizeof(logf)))
+        skip();
+    snprintf(url, sizeof(url), "http://127.0.0.1:%u", h1);
+    tplan_init(&t, url, 2);
+    t.steps[0].name = "/gzip";
+    t.steps[0].target = "/gzip";
+    t.steps[0].n_headers = 1;
+    t.steps[0].headers = &ae;
+    t.steps[0].n_extracts = 2;
+    t.steps[0].extracts = ex;
+    t.steps[0].n_checks = 1;
+    t.steps[0].checks = &ck;
+    t.steps[1].target = "/static/style.css?g=${gz}&m=${meth}";
+    rr_replay_opts_init(&o);
+    o.users = 1;
+    o.iterations = 2;
+    o.spawn_rate = 10;
+    run(&t.plan, &o, &ev, &c);
+    if (c.failures)
+        fail_msg("%s", ev.first_error);
+    assert_int_equal(c.requests, 4);
+    assert_int_equal(ev.lengths[0], sizeof(json) - 1);
+    assert_int_equal(ev.lengths[2], sizeof(json) - 1);
+    FILE *f = fopen(logf, "r");
+    assert_non_null(f);
+    int n = 0;
+    while (fgets(line, sizeof(line), f)) {
+        if (n % 2 == 0) {
+            int k = 0;
+            assert_non_null(strstr(line, "[\"Accept-Encoding\",\"gzip, deflate\"]"));
+            for (char *a = strstr(line, "Accept-Encoding"); a; a = strstr(a + 1, "Accept-Encoding"))
+                k++;
+            assert_int_equal(k, 1); /* sent once, as recorded */
+        } else {
+            assert_non_null(strstr(line, "\"target\":\"/static/style.css?g=true&m=GET\""));
+        }
+        n++;
+    }
+    fclose(f);
+    assert_int_equal(n, 4);
+    demo_stop(pid, logf);
 }
 
 static int use_native(void **state)
@@ -785,6 +870,7 @@ int main(void)
         BOTH(test_target_safety),
         BOTH(test_before_after),
         BOTH(test_framing),
+        BOTH(test_gzip),
         cmocka_unit_test(test_https),
         cmocka_unit_test_setup(test_h2c, use_curl),
     };
