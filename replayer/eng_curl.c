@@ -292,6 +292,13 @@ static void drain(struct cworker *cw)
 
 /* ---------------------------------------------------------------- engine interface */
 
+/* Debian 12's libcurl 7.88.1 fails a request sent on an h2c (prior knowledge) connection that
+ * already carried one; HTTP/2 over TLS (ALPN) reuses and multiplexes fine. */
+static bool h2c_reuse_broken(void)
+{
+    return curl_version_info(CURLVERSION_NOW)->version_num < 0x075a00; /* 7.90.0 */
+}
+
 static void global_init(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -314,8 +321,12 @@ static int c_worker_init(struct rp_worker *w)
     curl_multi_setopt(cw->m, CURLMOPT_SOCKETDATA, cw);
     curl_multi_setopt(cw->m, CURLMOPT_TIMERFUNCTION, timer_fn);
     curl_multi_setopt(cw->m, CURLMOPT_TIMERDATA, cw);
+    /* h2c on a libcurl that cannot reuse it (see c_conn_new): a transfer joining another
+     * user's h2c connection in flight fails the same way, so no multiplexing either */
+    bool h2c_broken = w->r->o.http2 && !w->r->target.tls && h2c_reuse_broken();
     curl_multi_setopt(cw->m, CURLMOPT_PIPELINING,
-                      w->r->o.http2 ? (long)CURLPIPE_MULTIPLEX : (long)CURLPIPE_NOTHING);
+                      w->r->o.http2 && !h2c_broken ? (long)CURLPIPE_MULTIPLEX
+                                                   : (long)CURLPIPE_NOTHING);
     curl_multi_setopt(cw->m, CURLMOPT_MAXCONNECTS, (long)(w->n_vus + 4));
     w->engine_data = cw;
     return 0;
@@ -379,8 +390,7 @@ static struct rp_conn *c_conn_new(struct rp_worker *w, struct rp_vu *vu)
     /* Debian 12's libcurl 7.88.1 fails every request it sends on a reused h2c (prior
      * knowledge) connection with "Error in the HTTP2 framing layer" (the curl tool does the
      * same against nginx). Until a fixed libcurl: one connection per h2c request. */
-    if (r->o.http2 && !r->target.tls &&
-        curl_version_info(CURLVERSION_NOW)->version_num < 0x075800 + 0x200)
+    if (r->o.http2 && !r->target.tls && h2c_reuse_broken())
         curl_easy_setopt(c->e, CURLOPT_FORBID_REUSE, 1L);
     /* Only the address resolved at start (a numeric host needs nothing: curl re-parses the
      * resolve list on every transfer, which costs more than it is worth then). */

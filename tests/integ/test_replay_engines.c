@@ -758,14 +758,14 @@ static void test_h2c(void **state)
     t.steps[0].target = "/static/style.css";
     t.steps[1].target = "/favicon.ico";
     rr_replay_opts_init(&o);
-    o.users = 1;
-    o.iterations = 3;
-    o.spawn_rate = 10;
+    o.users = 3; /* at once: a transfer must not join another user's h2c connection */
+    o.iterations = 6;
+    o.spawn_rate = 1000;
     o.http2 = 1;
     run(&t.plan, &o, &ev, &c);
     if (c.failures)
         fail_msg("%s", ev.first_error);
-    assert_int_equal(c.requests, 6);
+    assert_int_equal(c.requests, 12);
     FILE *f = fopen(logf, "r");
     assert_non_null(f);
     int n = 0;
@@ -774,7 +774,7 @@ static void test_h2c(void **state)
         n++;
     }
     fclose(f);
-    assert_int_equal(n, 6);
+    assert_int_equal(n, 12);
     demo_stop(pid, logf);
 }
 
