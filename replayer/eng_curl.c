@@ -38,6 +38,13 @@ struct cworker {
     struct rr_timer timer;
     struct csock **byfd;
     size_t n_byfd;
+    /* header lists of static requests, built once per step for the worker: a user going
+     * through a flow switches steps at every request (open addressing on the step pointer) */
+    struct hcache {
+        const void *key;
+        struct curl_slist *hl;
+    } * hc;
+    size_t n_hc, cap_hc;
 };
 
 struct rp_conn {
@@ -45,7 +52,7 @@ struct rp_conn {
     struct rp_vu *vu;
     CURL *e;
     struct curl_slist *hl;       /* CURLOPT_RESOLVE */
-    struct curl_slist *hdr_list; /* CURLOPT_HTTPHEADER of the request in flight */
+    struct curl_slist *hdr_list; /* CURLOPT_HTTPHEADER of a dynamic request in flight */
     const void *last_key;        /* the static request the options are set for */
     int pre_fd;                  /* opened ahead (timeline), handed to curl on its first connect */
     int pre_given;               /* pre_fd as given to curl, until it asks for its options */
@@ -344,6 +351,9 @@ static void c_worker_fini(struct rp_worker *w)
         free(cw->byfd[i]);
     }
     free(cw->byfd);
+    for (size_t i = 0; i < cw->cap_hc; i++)
+        curl_slist_free_all(cw->hc[i].hl);
+    free(cw->hc);
     rr_timer_stop(w->loop, &cw->timer);
     free(cw);
     w->engine_data = NULL;
@@ -490,23 +500,9 @@ static bool has_header(struct rr_view hdrs, const char *name)
     return false;
 }
 
-static const char *c_send(struct rp_conn *c, const struct rp_out *o)
+static struct curl_slist *build_headers(const struct rp_out *o)
 {
-    struct cworker *cw = c->w->engine_data;
     struct curl_slist *hl = NULL;
-    c->o = o;
-    c->busy = true;
-    c->status = 0;
-    c->n_hdr = 0;
-    c->reason_len = 0;
-    c->body_len = 0;
-    c->ce = c->inflating = c->ce_bad = false;
-    c->errbuf[0] = 0;
-    rr_buf_reset(&c->hb);
-    rr_buf_reset(&c->body);
-    if (o->key && o->key == c->last_key)
-        goto add; /* the same static request again: the handle keeps its options */
-    c->last_key = o->key;
     /* headers: "Name: value\r\n" lines; curl's own defaults are removed unless recorded */
     const char *p = (const char *)o->hdrs.p, *end = p + o->hdrs.len;
     while (p && p < end) {
@@ -522,6 +518,60 @@ static const char *c_send(struct rp_conn *c, const struct rp_out *o)
     hl = curl_slist_append(hl, "Expect:");
     if (o->body.len && !has_header(o->hdrs, "Content-Type"))
         hl = curl_slist_append(hl, "Content-Type:"); /* not curl's form default */
+    return hl;
+}
+
+static struct curl_slist *cached_headers(struct cworker *cw, const struct rp_out *o)
+{
+    if (2 * (cw->n_hc + 1) > cw->cap_hc) {
+        size_t cap = cw->cap_hc ? 2 * cw->cap_hc : 64;
+        struct hcache *hc = rr_xcalloc(cap, sizeof(*hc));
+        for (size_t i = 0; i < cw->cap_hc; i++) {
+            if (!cw->hc[i].key)
+                continue;
+            size_t j = ((uintptr_t)cw->hc[i].key >> 4) & (cap - 1);
+            while (hc[j].key)
+                j = (j + 1) & (cap - 1);
+            hc[j] = cw->hc[i];
+        }
+        free(cw->hc);
+        cw->hc = hc;
+        cw->cap_hc = cap;
+    }
+    size_t j = ((uintptr_t)o->key >> 4) & (cw->cap_hc - 1);
+    while (cw->hc[j].key && cw->hc[j].key != o->key)
+        j = (j + 1) & (cw->cap_hc - 1);
+    if (!cw->hc[j].key) {
+        cw->hc[j].key = o->key;
+        cw->hc[j].hl = build_headers(o);
+        cw->n_hc++;
+    }
+    return cw->hc[j].hl;
+}
+
+static const char *c_send(struct rp_conn *c, const struct rp_out *o)
+{
+    struct cworker *cw = c->w->engine_data;
+    struct curl_slist *hl, *dyn = NULL;
+    c->o = o;
+    c->busy = true;
+    c->status = 0;
+    c->n_hdr = 0;
+    c->reason_len = 0;
+    c->body_len = 0;
+    c->ce = c->inflating = c->ce_bad = false;
+    c->errbuf[0] = 0;
+    rr_buf_reset(&c->hb);
+    rr_buf_reset(&c->body);
+    if (o->key && o->key == c->last_key)
+        goto add; /* the same static request again: the handle keeps its options */
+    c->last_key = o->key;
+    if (o->key) {
+        hl = cached_headers(cw, o);
+    } else {
+        hl = build_headers(o);
+        dyn = hl;
+    }
     curl_easy_setopt(c->e, CURLOPT_HTTPHEADER, hl);
     curl_easy_setopt(c->e, CURLOPT_URL, o->url);
     curl_easy_setopt(c->e, CURLOPT_NOBODY, 0L);
@@ -540,7 +590,7 @@ static const char *c_send(struct rp_conn *c, const struct rp_out *o)
     }
     if (c->hdr_list)
         curl_slist_free_all(c->hdr_list);
-    c->hdr_list = hl;
+    c->hdr_list = dyn;
 add:
     if (curl_multi_add_handle(cw->m, c->e) != CURLM_OK) {
         c->busy = false;
