@@ -11,6 +11,8 @@
 #   bench/replay.sh                          # 10/50/200 connections, 5 s, 3 reps
 #   CONNS=50 DUR=3 REPS=1 bench/replay.sh    # quick look
 #   LOCUST=1 bench/replay.sh                 # add Locust FastHttpUser (slow; 1 rep is enough)
+#   H2=1 bench/replay.sh                     # HTTP/2 cleartext: the h2 engine vs h2load -m 1
+#                                            # (add rr-curl-h2 to TOOLS for curl's h2c)
 #   EMBED_BASE=/old/build/samples/embed_replay bench/replay.sh   # add rr-curl-base: another
 #                                            # build's curl engine, for before/after in one run
 #
@@ -28,7 +30,15 @@ CLIENT_CPU=${CLIENT_CPU:-1}
 CONNS=${CONNS:-"10 50 200"}
 DUR=${DUR:-5}
 REPS=${REPS:-3}
+H2=${H2:-0}
+if [[ $H2 == 1 ]]; then
+  TOOLS=${TOOLS:-"h2load-h2c rr-h2"}
+  REF=${REF:-h2load-h2c}
+  SKIP_MEM=${SKIP_MEM:-1}
+fi
 TOOLS=${TOOLS:-"wrk h2load rr-native rr-curl"}
+REF=${REF:-wrk}
+SKIP_MEM=${SKIP_MEM:-0}
 MEM_USERS=${MEM_USERS:-50000}
 MEM_THINK=${MEM_THINK:-30}
 MEM_DUR=${MEM_DUR:-15}
@@ -60,6 +70,7 @@ taskset -c "$SERVER_CPU" nginx -c "$WORK/nginx.conf" -p "$WORK" || exit 1
 trap 'kill "$(cat "$WORK/nginx.pid")" 2>/dev/null' EXIT
 sleep 0.3
 URL=http://127.0.0.1:$PORT/
+URL_H2=http://127.0.0.1:$PORT_H2/
 
 if [[ $LOCUST == 1 ]]; then
   TOOLS="$TOOLS locust-fast"
@@ -81,6 +92,11 @@ run() {
          reqs=$(awk '/requests in/ {print $1}' "$out") ;;
     h2load) /usr/bin/time -o "$tm" -f "%e %U %S %M" taskset -c "$CLIENT_CPU" h2load --h1 -c"$c" -D"$DUR" "$URL" > "$out" 2>&1
          reqs=$(awk '/^requests:/ {print $8}' "$out") ;;
+    h2load-h2c) /usr/bin/time -o "$tm" -f "%e %U %S %M" taskset -c "$CLIENT_CPU" h2load -c"$c" -m1 -D"$DUR" "$URL_H2" > "$out" 2>&1
+         reqs=$(awk '/^requests:/ {print $8}' "$out") ;;
+    rr-h2|rr-curl-h2)
+         /usr/bin/time -o "$tm" -f "%e %U %S %M" taskset -c "$CLIENT_CPU" "$EMBED" "$URL_H2" "$c" "$DUR" "${tool#rr-}" > "$out" 2>&1
+         reqs=$(awk '/requests,/ {print $1}' "$out") ;;
     rr-native|rr-curl)
          /usr/bin/time -o "$tm" -f "%e %U %S %M" taskset -c "$CLIENT_CPU" "$EMBED" "$URL" "$c" "$DUR" "${tool#rr-}" > "$out" 2>&1
          reqs=$(awk '/requests,/ {print $1}' "$out") ;;
@@ -108,23 +124,23 @@ done
 echo
 echo "## Throughput: nginx on CPU $SERVER_CPU, clients on CPU $CLIENT_CPU, ${DUR}s runs, median of $REPS"
 echo
-python3 - "$RES" "$CONNS" "$TOOLS" <<'PY'
+python3 - "$RES" "$CONNS" "$TOOLS" "$REF" <<'PY'
 import sys, statistics as st
 rows = [l.split() for l in open(sys.argv[1]) if l.strip()]
-conns, tools = sys.argv[2].split(), sys.argv[3].split()
+conns, tools, ref = sys.argv[2].split(), sys.argv[3].split(), sys.argv[4]
 def med(tool, c, f):
     v = [f(r) for r in rows if r[0] == tool and r[1] == c]
     return st.median(v) if v else 0
 rps = lambda r: int(r[2]) / float(r[3])
 rpc = lambda r: int(r[2]) / max(float(r[4]), 0.01)
 print("| tool | " + " | ".join("req/s c=%s" % c for c in conns) + " | " +
-      " | ".join("req/CPU-s c=%s" % c for c in conns) + " | req/s vs wrk | req/CPU-s vs wrk |")
+      " | ".join("req/CPU-s c=%s" % c for c in conns) + " | req/s vs %s | req/CPU-s vs %s |" % (ref, ref))
 print("|---" * (1 + 2 * len(conns) + 2) + "|")
 for t in tools:
     a = [med(t, c, rps) for c in conns]
     b = [med(t, c, rpc) for c in conns]
-    wa = [med("wrk", c, rps) for c in conns]
-    wb = [med("wrk", c, rpc) for c in conns]
+    wa = [med(ref, c, rps) for c in conns]
+    wb = [med(ref, c, rpc) for c in conns]
     ra = st.median([x / y for x, y in zip(a, wa) if y]) if any(wa) else 0
     rb = st.median([x / y for x, y in zip(b, wb) if y]) if any(wb) else 0
     print("| %s | %s | %s | %.2f | %.2f |" % (t, " | ".join("%.0f" % x for x in a),
@@ -144,7 +160,7 @@ if "locust-fast" in tools:
                   ", ".join("%.1f" % (rps(m) / rps(l)) for m, l in pairs if rps(l))))
 PY
 
-[[ $MEM_USERS -gt 0 ]] || exit 0
+[[ $SKIP_MEM == 1 || $MEM_USERS -le 0 ]] && exit 0
 echo
 echo "## Memory: $MEM_USERS users thinking ${MEM_THINK}s between requests, ${MEM_DUR}s run"
 echo

@@ -5,10 +5,12 @@
 #
 #   bench/transform.sh                 # 60000 sessions (~240k exchanges), build dir ./build
 #   SESSIONS=10000 BUILD=build-x bench/transform.sh
+#   CONCURRENT=100 bench/transform.sh  # 100 sessions at a time, exchanges interleaved
 set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-$ROOT/build}
 SESSIONS=${SESSIONS:-60000}
+CONCURRENT=${CONCURRENT:-1}
 WORK=$(mktemp -d /tmp/rr-bench-transform.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 [ -f "$BUILD/transform/librr_transform.a" ] || { echo "build first: ninja -C $BUILD" >&2; exit 2; }
@@ -16,5 +18,5 @@ cc -O2 -I"$ROOT/common/include" -I"$ROOT/store/include" -I"$ROOT/transform/inclu
     -o "$WORK/transform_bench" "$ROOT/bench/transform_bench.c" \
     "$BUILD/transform/librr_transform.a" "$BUILD/store/librr_store.a" \
     "$BUILD/common/librr_common.a" -ljansson -lpcre2-8 -llmdb -lz
-taskset -c 0 "$WORK/transform_bench" "$WORK" "$SESSIONS" 2>/dev/null ||
-    "$WORK/transform_bench" "$WORK" "$SESSIONS"
+taskset -c 0 "$WORK/transform_bench" "$WORK" "$SESSIONS" "$CONCURRENT" 2>/dev/null ||
+    "$WORK/transform_bench" "$WORK" "$SESSIONS" "$CONCURRENT"

@@ -3,7 +3,8 @@
  * in the ratio 1:2:3), against a bare rr_store_exchange_foreach walk of the same store in
  * the same run: the walk is the floor every reader pays.
  *
- * usage: transform_bench DIR SESSIONS */
+ * usage: transform_bench DIR SESSIONS [CONCURRENT]
+ * CONCURRENT sessions (default 1) run at once, their exchanges interleaved in the store. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,10 +66,9 @@ static void put(struct rr_store *s, uint64_t conn, const char *method, const cha
         die("put", rc);
 }
 
-static void session(struct rr_store *s, unsigned i)
+static uint64_t new_conn(struct rr_store *s, unsigned i)
 {
     struct rr_conn c = {0};
-    char tok[40], login[96], resp[128], auth[64], body[64], path[48];
     c.proto = RR_PROTO_H1;
     c.ip_version = 4;
     c.client_ip[0] = 10;
@@ -81,6 +81,13 @@ static void session(struct rr_store *s, unsigned i)
     int rc = rr_store_conn_put(s, &c);
     if (rc)
         die("conn", rc);
+    return c.id;
+}
+
+/* Exchange j of session i on connection conn; 0 when the session has no exchange j. */
+static int session_step(struct rr_store *s, uint64_t conn, unsigned i, unsigned j)
+{
+    char tok[40], login[96], resp[128], auth[64], body[64], path[48];
     snprintf(tok, sizeof(tok), "%016llx%016llx", (unsigned long long)i * 0x9e3779b97f4a7c15u,
              (unsigned long long)i);
     snprintf(login, sizeof(login), "{\"user\": \"user%u\", \"password\": \"secret\"}", i % 500);
@@ -95,23 +102,58 @@ static void session(struct rr_store *s, unsigned i)
                               "User-Agent", "bench/1.0",      NULL};
     unsigned kind = i % 6; /* 0: A, 1-2: B, 3-5: C */
     if (kind == 0) {
-        put(s, c.id, "GET", "/", NULL, 200, "<html></html>", NULL, NULL);
-        put(s, c.id, "GET", "/static/app.js", NULL, 200, "x=1", NULL, NULL);
+        if (j == 0)
+            put(s, conn, "GET", "/", NULL, 200, "<html></html>", NULL, NULL);
+        else if (j == 1)
+            put(s, conn, "GET", "/static/app.js", NULL, 200, "x=1", NULL, NULL);
+        else if (j == 2)
+            put(s, conn, "POST", "/login", login, 200, resp, rq, jh);
+        else if (j == 3)
+            put(s, conn, "GET", "/api/items?page=1", NULL, 200, "{\"items\":[]}", ra, jh);
+        else if (j == 4)
+            put(s, conn, "POST", "/api/logout", NULL, 200, "{\"ok\":true}", ra, jh);
+        return j <= 4;
     }
-    put(s, c.id, "POST", "/login", login, 200, resp, rq, jh);
-    if (kind == 0) {
-        put(s, c.id, "GET", "/api/items?page=1", NULL, 200, "{\"items\":[]}", ra, jh);
-    } else if (kind <= 2) {
-        snprintf(path, sizeof(path), "/api/items/%u", 1 + i % 50);
-        put(s, c.id, "GET", path, NULL, 200, "{\"id\":1}", ra, jh);
-        snprintf(body, sizeof(body), "{\"item\": %u}", 1 + i % 50);
-        put(s, c.id, "POST", "/api/cart", body, 201, "{\"count\":1}", ra, jh);
-        put(s, c.id, "GET", "/api/cart", NULL, 200, "{\"count\":1}", ra, jh);
-    } else {
+    if (kind <= 2) {
+        if (j == 0) {
+            put(s, conn, "POST", "/login", login, 200, resp, rq, jh);
+        } else if (j == 1) {
+            snprintf(path, sizeof(path), "/api/items/%u", 1 + i % 50);
+            put(s, conn, "GET", path, NULL, 200, "{\"id\":1}", ra, jh);
+        } else if (j == 2) {
+            snprintf(body, sizeof(body), "{\"item\": %u}", 1 + i % 50);
+            put(s, conn, "POST", "/api/cart", body, 201, "{\"count\":1}", ra, jh);
+        } else if (j == 3) {
+            put(s, conn, "GET", "/api/cart", NULL, 200, "{\"count\":1}", ra, jh);
+        } else if (j == 4) {
+            put(s, conn, "POST", "/api/logout", NULL, 200, "{\"ok\":true}", ra, jh);
+        }
+        return j <= 4;
+    }
+    if (j == 0) {
+        put(s, conn, "POST", "/login", login, 200, resp, rq, jh);
+    } else if (j == 1) {
         snprintf(body, sizeof(body), "{\"customer\": \"%u\"}", 100000 + i % 1000);
-        put(s, c.id, "POST", "/api/lookup", body, 200, "{\"retCode\":\"000000\"}", ra, jh);
+        put(s, conn, "POST", "/api/lookup", body, 200, "{\"retCode\":\"000000\"}", ra, jh);
+    } else if (j == 2) {
+        put(s, conn, "POST", "/api/logout", NULL, 200, "{\"ok\":true}", ra, jh);
     }
-    put(s, c.id, "POST", "/api/logout", NULL, 200, "{\"ok\":true}", ra, jh);
+    return j <= 2;
+}
+
+/* Sessions first..first+k-1 at once, their exchanges interleaved as concurrent users' are. */
+static void sessions(struct rr_store *s, unsigned first, unsigned k)
+{
+    uint64_t conns[1024];
+    for (unsigned q = 0; q < k; q++)
+        conns[q] = new_conn(s, first + q);
+    for (unsigned j = 0;; j++) {
+        int any = 0;
+        for (unsigned q = 0; q < k; q++)
+            any |= session_step(s, conns[q], first + q, j);
+        if (!any)
+            break;
+    }
     t_us += 1000000;
 }
 
@@ -133,11 +175,16 @@ int main(int argc, char **argv)
     char path[512], why[256];
     struct rr_store *s = NULL;
     struct rr_store_opts o = {0};
-    if (argc != 3) {
-        fprintf(stderr, "usage: transform_bench DIR SESSIONS\n");
+    if (argc != 3 && argc != 4) {
+        fprintf(stderr, "usage: transform_bench DIR SESSIONS [CONCURRENT]\n");
         return 2;
     }
     unsigned n = (unsigned)atoi(argv[2]);
+    unsigned conc = argc == 4 ? (unsigned)atoi(argv[3]) : 1;
+    if (conc < 1 || conc > 1024) {
+        fprintf(stderr, "CONCURRENT: 1 to 1024\n");
+        return 2;
+    }
     snprintf(path, sizeof(path), "%s/bench.db", argv[1]);
     o.path = path;
     o.create = 1;
@@ -146,18 +193,23 @@ int main(int argc, char **argv)
     if (rc)
         die(why, rc);
     double t0 = now();
-    for (unsigned i = 0; i < n; i++)
-        session(s, i);
+    for (unsigned i = 0; i < n; i += conc)
+        sessions(s, i, n - i < conc ? n - i : conc);
     if ((rc = rr_store_flush(s)))
         die("flush", rc);
     struct rr_store_counts cnt;
     if ((rc = rr_store_counts(s, &cnt)))
         die("counts", rc);
-    printf("store: %llu exchanges in %u sessions, written in %.2f s\n",
-           (unsigned long long)cnt.exchanges, n, now() - t0);
+    printf("store: %llu exchanges in %u sessions, %u at once, written in %.2f s\n",
+           (unsigned long long)cnt.exchanges, n, conc, now() - t0);
 
-    long rss0 = rss_kb();
+    /* a first walk maps the store's pages in: they count in RSS but are the file, not the
+     * transform's memory */
     uint64_t sum = 0;
+    if ((rc = rr_store_exchange_foreach(s, 0, count_cb, &sum)))
+        die("walk", rc);
+    long rss0 = rss_kb();
+    unsigned long long peak_open = 0;
     double best_walk = 1e9, best_tx = 1e9;
     for (int round = 0; round < 3; round++) {
         t0 = now();
@@ -181,6 +233,7 @@ int main(int argc, char **argv)
             printf(" %u", p->flows[i].weight);
         if (round == 0)
             printf("), %zu pools, %llu sessions\n", p->n_pools, (unsigned long long)st.sessions);
+        peak_open = st.peak_open;
         rr_plan_free(&p);
         rr_transform_stats_fini(&st);
     }
@@ -188,7 +241,9 @@ int main(int argc, char **argv)
     printf("bare walk (rr_store_exchange_foreach): %.0f exchanges/s\n", ex / best_walk);
     printf("transform (rr_transform_run):          %.0f exchanges/s\n", ex / best_tx);
     printf("transform / walk: %.2f\n", best_walk / best_tx);
-    printf("peak RSS growth over the runs: %ld KiB\n", rss_kb() - rss0);
+    printf("peak RSS growth over the runs: %ld KiB (peak RSS %ld KiB, store file included)\n",
+           rss_kb() - rss0, rss_kb());
+    printf("most exchanges held in open sessions at once: %llu\n", peak_open);
     rr_store_close(&s);
     return 0;
 }

@@ -30,8 +30,9 @@ static const char usage_text[] =
     "                     [--headless] [--csv PREFIX] [--html FILE] [--json] [--only-summary]\n"
     "                     [--stop-timeout S] [--mode users|rate|timeline] [--rate N/s]\n"
     "                     [--arrival poisson|fixed] [--speed X] [--threads N]\n"
-    "                     [--engine auto|native|curl] [--http2] [--timeout S]\n"
+    "                     [--engine auto|native|h2|curl] [--http2] [--timeout S]\n"
     "                     [--allow-host HOST]... [--single-user] [--iterations N]\n"
+    "                     [--think-scale F]\n"
     "\n"
     "Runs the store's plan (built from the recording when it has none) as virtual users.\n"
     "\n"
@@ -50,13 +51,15 @@ static const char usage_text[] =
     "      --arrival A        rate mode: poisson (default) or fixed intervals\n"
     "      --speed X          timeline mode: X times the recorded speed (default 1)\n"
     "      --threads N        event loops (default: one per CPU)\n"
-    "      --engine E         auto (native for plain http://), native, curl\n"
-    "      --http2            HTTP/2 (h2c prior knowledge, or ALPN for https): curl engine\n"
+    "      --engine E         auto (native for plain http://, h2 with --http2), native, h2, curl\n"
+    "      --http2            HTTP/2: h2c prior knowledge (h2 engine), ALPN for https (curl)\n"
     "      --timeout S        per-request timeout (default 60s)\n"
     "      --allow-host H     another host requests may go to (repeatable)\n"
     "      --single-user      one user runs each flow once; a row per request\n"
     "      --iterations N     stop after N iterations in total\n"
     "      --seed N           seed the random choices (flows, pools, waits)\n"
+    "      --think-scale F    multiply the recorded think times by F (0: no waits); replaces\n"
+    "                         the plan's 'wait recorded scale'\n"
     "      --csv-full-history every entry in PREFIX_stats_history.csv, not only Aggregated\n"
     "      --exit-code-on-error N    exit code when requests failed (default 1)\n"
     "      --check-fail-ratio R      fail the run past this failure ratio (0.01 or 1%)\n"
@@ -222,6 +225,7 @@ int rr_cmd_replay(int argc, char **argv)
         O_SEED,
         O_CSV_FULL,
         O_CHECK,
+        O_THINK_SCALE,
     };
     static const struct option longopts[] = {
         {"users", required_argument, NULL, 'u'},
@@ -246,6 +250,7 @@ int rr_cmd_replay(int argc, char **argv)
         {"single-user", no_argument, NULL, O_SINGLE},
         {"iterations", required_argument, NULL, O_ITER},
         {"seed", required_argument, NULL, O_SEED},
+        {"think-scale", required_argument, NULL, O_THINK_SCALE},
         {"csv-full-history", no_argument, NULL, O_CSV_FULL},
         {"exit-code-on-error", required_argument, NULL, O_CHECK},
         {"check-fail-ratio", required_argument, NULL, O_CHECK},
@@ -271,7 +276,7 @@ int rr_cmd_replay(int argc, char **argv)
     struct rr_stats_checks checks;
     struct rr_buf msgs, log;
     uint64_t v;
-    double d;
+    double d, think_scale = -1;
     char why[512];
 
     rr_replay_opts_init(&o);
@@ -366,9 +371,11 @@ int rr_cmd_replay(int argc, char **argv)
                 o.engine = RR_ENGINE_NATIVE;
             else if (!strcmp(optarg, "curl"))
                 o.engine = RR_ENGINE_CURL;
+            else if (!strcmp(optarg, "h2"))
+                o.engine = RR_ENGINE_H2;
             else
-                return cli_usage_error("replay",
-                                       "--engine: expected auto, native or curl, got '%s'", optarg);
+                return cli_usage_error(
+                    "replay", "--engine: expected auto, native, h2 or curl, got '%s'", optarg);
             break;
         case O_HTTP2:
             o.http2 = 1;
@@ -392,6 +399,14 @@ int rr_cmd_replay(int argc, char **argv)
         case O_SEED:
             if (rr_parse_u64(optarg, UINT64_MAX, &o.seed))
                 return cli_usage_error("replay", "--seed: expected a number, got '%s'", optarg);
+            break;
+        case O_THINK_SCALE:
+            if (rr_parse_double(optarg, &d) || !(d >= 0) || d > 1e6) {
+                free(allow);
+                return cli_usage_error("replay", "--think-scale: expected a factor, got '%s'",
+                                       optarg);
+            }
+            think_scale = d;
             break;
         case O_CSV_FULL:
             csv_full = 1;
@@ -443,6 +458,14 @@ int rr_cmd_replay(int argc, char **argv)
         ret = load_plan(st, path, &plan);
         if (ret)
             goto out;
+    }
+    if (think_scale >= 0 && plan && plan->wait.kind == RR_WAIT_RECORDED) {
+        /* the replayer reads a scale of 0 as "unset", so no waiting is its own kind */
+        plan->wait.kind = think_scale > 0 ? RR_WAIT_RECORDED : RR_WAIT_NONE;
+        plan->wait.scale = think_scale > 0 ? think_scale : 1.0;
+    } else if (think_scale >= 0) {
+        fprintf(stderr, "rrload replay: --think-scale ignored: the plan's waits are not the "
+                        "recorded ones\n");
     }
     if (o.single_user) {
         cb.request = single_row;

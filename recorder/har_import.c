@@ -374,7 +374,12 @@ static int import_entry(struct imp *im, json_t *e, size_t idx)
     if (json_is_object(pd)) {
         const char *text = str_at(pd, "text");
         json_t *params = json_object_get(pd, "params");
-        if (text) {
+        const char *penc = str_at(pd, "encoding");
+        if (text && penc && strcasecmp(penc, "base64") == 0) {
+            /* not in HAR 1.2, but written by rrload export for a body that is not text */
+            if (b64_decode(text, strlen(text), &im->req))
+                return fail(im, RR_EPARSE, "entry %zu: request.postData.text is not base64", idx);
+        } else if (text) {
             rr_buf_add(&im->req, text, strlen(text));
         } else if (json_is_array(params)) {
             for (size_t i = 0; i < json_array_size(params); i++) {
@@ -403,6 +408,9 @@ static int import_entry(struct imp *im, json_t *e, size_t idx)
         return fail(im, RR_EPARSE, "entry %zu: missing response.status", idx);
     double stv = json_number_value(stj);
     x.status = stv >= 100 && stv <= 999 ? (uint16_t)stv : 0;
+    const char *st_text = str_at(resp, "statusText");
+    if (x.status && st_text)
+        x.reason = rr_view_of(st_text, strlen(st_text)); /* HTTP/2 has none: "" */
     if (!x.status)
         x.flags |= RR_XF_NO_RESPONSE;
     json_t *pushed = json_object_get(e, "_was_pushed");

@@ -192,6 +192,10 @@ static int compile_step(struct rr_replay *r, struct rp_flow *f, const struct rr_
     s->method = rr_xstrdup(src->method && *src->method ? src->method : "GET");
     s->is_head = strcmp(s->method, "HEAD") == 0;
     s->think_us = src->think_us;
+    if (src->n_think_q >= 2) {
+        s->n_think_q = src->n_think_q;
+        s->think_q_us = src->think_q_us;
+    }
     rc = rp__tmpl_compile(&s->target, src->target, src->target ? strlen(src->target) : 0, vars, sub,
                           sizeof(sub));
     if (rc)

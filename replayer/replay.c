@@ -174,18 +174,24 @@ int rr_replay_new(struct rr_replay **out, const struct rr_plan *plan, struct rr_
         foreign = foreign || r->all_steps[i]->foreign;
     switch (opts->engine) {
     case RR_ENGINE_NATIVE:
-        if (r->target.tls || opts->http2) {
-            snprintf(why, whylen, "--engine native speaks plain HTTP/1.1 only; use --engine curl");
+    case RR_ENGINE_H2:
+        /* Our own engines speak plain http://: HTTP/1.1, or h2c with --http2 (or --engine h2) */
+        if (r->target.tls) {
+            snprintf(why, whylen, "--engine %s speaks plain http:// only; use --engine curl",
+                     opts->engine == RR_ENGINE_H2 ? "h2" : "native");
             rc = RR_EUSAGE;
             goto fail;
         }
-        r->eng = &rp__engine_native;
+        r->eng = opts->http2 || opts->engine == RR_ENGINE_H2 ? &rp__engine_h2 : &rp__engine_native;
         break;
     case RR_ENGINE_CURL:
         r->eng = &rp__engine_curl;
         break;
     default:
-        r->eng = r->target.tls || opts->http2 || foreign ? &rp__engine_curl : &rp__engine_native;
+        /* https (ALPN) and absolute URLs to other hosts need curl */
+        r->eng = r->target.tls || foreign ? &rp__engine_curl
+                 : opts->http2            ? &rp__engine_h2
+                                          : &rp__engine_native;
         break;
     }
     rc = resolve(&r->target, why, whylen);

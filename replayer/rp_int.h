@@ -82,6 +82,8 @@ struct rp_step {
     bool need_body, need_headers;
     bool has_status_check;
     uint64_t think_us;
+    size_t n_think_q;           /* the recorded distribution of the wait (0 or >= 2)... */
+    const uint64_t *think_q_us; /* ...borrowed from the plan, which outlives the run */
     uint64_t at_us;         /* timeline: offset from the first recorded request */
     int entry;              /* stats entry index (the same in every worker) */
     bool foreign;           /* absolute URL to an allowed other host: curl engine only */
@@ -204,6 +206,7 @@ struct rp_engine {
 
 extern const struct rp_engine rp__engine_native;
 extern const struct rp_engine rp__engine_curl;
+extern const struct rp_engine rp__engine_h2;
 
 /* ---------------------------------------------------------------- users and workers */
 
@@ -329,6 +332,9 @@ void *rp__worker_main(void *arg);
 void rp__worker_vu_done(struct rp_worker *w, struct rp_vu *vu);
 uint64_t rp__rand(struct rp_worker *w);
 double rp__rand01(struct rp_worker *w);
+/* The wait for a uniform u in [0, 1) under n >= 2 quantiles q (ascending, equally spaced in
+ * probability): piecewise-linear between the two around u. */
+uint64_t rp__think_draw(const uint64_t *q, size_t n, double u);
 
 /* extract.c: values and checks on a response */
 /* Returns 0 with the value in out, RR_ENOTFOUND, or RR_EPARSE. */

@@ -224,7 +224,12 @@ static void send_step(struct rp_vu *vu, const struct rp_step *s)
             rr_buf_adds(&vu->hdrs, "\r\n");
         }
         size_t body_off = vu->scratch.len;
+        /* The path lies in scratch (or is a literal): a large body may move scratch. */
+        bool path_in_scratch = path.p >= vu->scratch.p && path.p < vu->scratch.p + vu->scratch.len;
+        size_t path_off = path_in_scratch ? (size_t)(path.p - vu->scratch.p) : 0;
         rp__tmpl_expand(&s->body, vu->vals, &vu->scratch);
+        if (path_in_scratch)
+            path.p = vu->scratch.p + path_off;
         struct rr_view body = rr_view_of(vu->scratch.p + body_off, vu->scratch.len - body_off);
         if (native) {
             bool framing = !strcmp(s->method, "POST") || !strcmp(s->method, "PUT") ||
@@ -408,11 +413,27 @@ static void next(struct rp_vu *vu)
     }
 }
 
+uint64_t rp__think_draw(const uint64_t *q, size_t n, double u)
+{
+    if (n < 2 || !(u > 0))
+        return n ? q[0] : 0;
+    double x = u * (double)(n - 1);
+    size_t i = (size_t)x;
+    if (i >= n - 1)
+        return q[n - 1];
+    /* the inverse of the recorded CDF, linear between neighbouring quantiles */
+    return q[i] + (uint64_t)((double)(q[i + 1] - q[i]) * (x - (double)i));
+}
+
 static uint64_t wait_us(struct rp_vu *vu, const struct rp_step *s)
 {
     const struct rr_plan_wait *wt = &vu->w->r->plan.wait;
     switch (wt->kind) {
     case RR_WAIT_RECORDED:
+        if (s->n_think_q >= 2)
+            return (uint64_t)((double)rp__think_draw(s->think_q_us, s->n_think_q,
+                                                     rp__rand01(vu->w)) *
+                              wt->scale);
         return (uint64_t)((double)s->think_us * wt->scale);
     case RR_WAIT_CONSTANT:
         return (uint64_t)(wt->a * 1e6);

@@ -686,6 +686,25 @@ static void route_logout(const struct req *r, struct resp *rs)
     resp_hdr(rs, "Set-Cookie", "session=; Path=/; Max-Age=0; HttpOnly");
 }
 
+/* Test-level setup and teardown, as a load test's fixture calls them once: seed reports what
+ * the shop holds; reset ends every session (every token stops working). */
+static void route_admin(const struct req *r, bool reset, struct resp *rs)
+{
+    if (!method_is(r, "POST")) {
+        method_not_allowed(rs, "POST");
+        return;
+    }
+    pthread_mutex_lock(&g_sess_mu);
+    size_t n = g_nsess;
+    for (size_t i = 0; reset && i < SESS_BUCKETS; i++)
+        while (g_sess[i])
+            sess_unlink(&g_sess[i]);
+    pthread_mutex_unlock(&g_sess_mu);
+    json_body(rs, 200,
+              json_pack("{s:b,s:s,s:I,s:i}", "ok", 1, "action", reset ? "reset" : "seed",
+                        "sessions", (json_int_t)n, "items", N_ITEMS));
+}
+
 static void route_lookup(const struct req *r, struct resp *rs)
 {
     if (!method_is(r, "POST")) {
@@ -773,6 +792,8 @@ static void route(const struct req *r, struct resp *rs)
         route_cart(r, rs);
     } else if (PATH_IS("/api/logout")) {
         route_logout(r, rs);
+    } else if (PATH_IS("/api/admin/seed") || PATH_IS("/api/admin/reset")) {
+        route_admin(r, PATH_IS("/api/admin/reset"), rs);
     } else if (PATH_IS("/api/lookup")) {
         route_lookup(r, rs);
     } else if (PATH_HAS("/delay/")) {

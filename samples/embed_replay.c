@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* embed_replay.c -- Embeds the replayer: builds a one-step plan in C and runs it.
  *
- *   embed_replay URL [USERS] [SECONDS] [native|curl|h2|auto] [PATH] [THINK_SECONDS]
+ *   embed_replay URL [USERS] [SECONDS] [native|curl|h2|curl-h2|auto] [PATH] [THINK_SECONDS]
  *
  * USERS users (default 10) send GET PATH (default: the URL's path, or /) as fast as the target
  * answers (or wait THINK_SECONDS after each), for SECONDS seconds (default 5), then the totals are
@@ -78,6 +78,9 @@ int main(int argc, char **argv)
     else if (argc > 4 && !strcmp(argv[4], "curl"))
         o.engine = RR_ENGINE_CURL;
     else if (argc > 4 && !strcmp(argv[4], "h2")) {
+        o.engine = RR_ENGINE_H2; /* h2c with prior knowledge, one connection per user */
+        o.http2 = 1;
+    } else if (argc > 4 && !strcmp(argv[4], "curl-h2")) {
         o.engine = RR_ENGINE_CURL;
         o.http2 = 1;
     }

@@ -15,7 +15,8 @@
 
 #include "rr/plan.h"
 
-#define MAX_WORDS  16
+/* A think line with the most quantiles: "think MEAN dist" and RR_PLAN_MAX_THINK_Q values */
+#define MAX_WORDS  (RR_PLAN_MAX_THINK_Q + 3)
 #define BODY_CHUNK 96 /* formatted bytes per body line, before the escapes */
 
 /* ------------------------------------------------------------------------------------------ */
@@ -178,10 +179,17 @@ static void format_step(const struct rr_plan_step *s, struct rr_buf *out, int lv
         off += put_escaped(out, s->body + off, s->body_len - off, BODY_CHUNK, 1);
         rr_buf_adds(out, "\"\n");
     }
-    if (s->think_us) {
+    if (s->think_us || s->n_think_q) {
         indent(out, lvl + 1);
         rr_buf_adds(out, "think ");
         put_us(out, s->think_us);
+        if (s->n_think_q) {
+            rr_buf_adds(out, " dist");
+            for (size_t i = 0; i < s->n_think_q; i++) {
+                rr_buf_addc(out, ' ');
+                put_us(out, s->think_q_us[i]);
+            }
+        }
         rr_buf_addc(out, '\n');
     }
     if (s->exchange_id) {
@@ -447,6 +455,18 @@ static int check_list(const struct rr_plan_step *s, size_t n, const char *where,
 {
     for (size_t i = 0; i < n; i++) {
         struct vcheck vc = {pools, ex, NULL, 0, 0};
+        /* a plan built in memory gets the rules the parser applies to a think dist line */
+        size_t nq = s[i].n_think_q;
+        int q_bad = nq == 1 || nq > RR_PLAN_MAX_THINK_Q || (nq && !s[i].think_q_us);
+        for (size_t q = 1; !q_bad && q < nq; q++)
+            q_bad = s[i].think_q_us[q] < s[i].think_q_us[q - 1];
+        if (q_bad) {
+            snprintf(why, whylen,
+                     "%s, step %zu (%s): think dist: expected 2 to %d quantiles in ascending "
+                     "order, got %zu",
+                     where, i + 1, s[i].name ? s[i].name : "", RR_PLAN_MAX_THINK_Q, nq);
+            return RR_EPARSE;
+        }
         const char *field = "target";
         int bad = each_var(s[i].target, s[i].target ? strlen(s[i].target) : 0, vcheck_one, &vc);
         for (size_t h = 0; !bad && h < s[i].n_headers; h++) {
@@ -602,7 +622,8 @@ static int next_line(struct parser *ps)
             if (p == le || *p == '#')
                 break;
             if (ps->nw == MAX_WORDS) {
-                int rc = perr(ps, (unsigned)(p - ls) + 1, "too many words on one line");
+                int rc = perr(ps, (unsigned)(p - ls) + 1, "too many words on one line (at most %d)",
+                              MAX_WORDS);
                 words_free(ps);
                 return rc;
             }
@@ -727,11 +748,12 @@ static int is_kw(const struct word *w, const char *kw)
 /* Line-level helpers: each checks the count of words and names what was expected. */
 static int want_words(struct parser *ps, size_t min, size_t max, const char *usage)
 {
+    /* a line has at least its keyword, and at most MAX_WORDS words (next_line) */
     if (ps->nw < min) {
-        unsigned col = ps->w[ps->nw - 1].col + (unsigned)ps->w[ps->nw - 1].raw_len;
-        return perr(ps, col, "expected %s", usage);
+        const struct word *last = &ps->w[ps->nw ? ps->nw - 1 : 0];
+        return perr(ps, last->col + (unsigned)last->raw_len, "expected %s", usage);
     }
-    if (ps->nw > max)
+    if (ps->nw > max && max < MAX_WORDS)
         return perr(ps, ps->w[max].col, "unexpected word; expected %s", usage);
     return 0;
 }
@@ -974,6 +996,44 @@ static void append_step(struct rr_plan_step **arr, size_t *n, struct rr_plan_ste
     memset(s, 0, sizeof(*s));
 }
 
+/* "think MEAN [dist Q0 Q1 ... Qn]": the quantiles ascend, at least two, at most
+ * RR_PLAN_MAX_THINK_Q (a longer line is refused by next_line as too many words). */
+static int parse_think(struct parser *ps, struct rr_plan_step *s)
+{
+    static const char usage[] = "think SECONDS [dist MIN ... MAX]";
+    int rc;
+
+    if (s->think_us || s->n_think_q)
+        return perr(ps, ps->w[0].col, "think appears twice in this step");
+    if ((rc = want_words(ps, 2, ps->nw > 2 ? MAX_WORDS : 2, usage)) ||
+        (rc = us_arg(ps, 1, &s->think_us)))
+        return rc;
+    if (ps->nw == 2)
+        return 0;
+    if (!is_kw(&ps->w[2], "dist"))
+        return perr(ps, ps->w[2].col, "unexpected word; expected %s", usage);
+    if (ps->nw < 5)
+        return want_words(ps, 5, 5, "at least two quantiles after dist (MIN ... MAX)");
+    size_t n = ps->nw - 3;
+    uint64_t *q = rr_xcalloc(n, sizeof(*q));
+    for (size_t i = 0; i < n; i++) {
+        if ((rc = us_arg(ps, 3 + i, &q[i])))
+            break;
+        if (i && q[i] < q[i - 1]) {
+            rc = perr(ps, ps->w[3 + i].col, "expected quantiles in ascending order (at least %s)",
+                      ps->w[2 + i].s);
+            break;
+        }
+    }
+    if (rc) {
+        free(q);
+        return rc;
+    }
+    s->n_think_q = n;
+    s->think_q_us = q;
+    return 0;
+}
+
 /* Parses "step NAME METHOD TARGET" (the current line) up to its "end". */
 static int parse_step(struct parser *ps, struct rr_plan_step *s)
 {
@@ -1036,7 +1096,7 @@ static int parse_step(struct parser *ps, struct rr_plan_step *s)
             n_bl++;
             rr_buf_add(&body, ps->w[1].s, ps->w[1].len);
         } else if (is_kw(k, "think")) {
-            if ((rc = want_words(ps, 2, 2, "think SECONDS")) || (rc = us_arg(ps, 1, &s->think_us)))
+            if ((rc = parse_think(ps, s)))
                 goto out;
         } else if (is_kw(k, "exchange")) {
             if ((rc = want_words(ps, 2, 2, "exchange ID")) ||
@@ -1370,7 +1430,7 @@ int rr_plan_parse(const void *text, size_t len, struct rr_plan **out, char *why,
         rc = perr(&ps, rc ? ps.w[0].col : 1, "expected \"rrload-plan %d\" first", RR_PLAN_VERSION);
         goto fail;
     }
-    uint64_t ver;
+    uint64_t ver = 0;
     if ((rc = u64_arg(&ps, 1, 1000000, &ver, "a version number")))
         goto fail;
     if (ver != RR_PLAN_VERSION) {

@@ -1095,6 +1095,39 @@ int rr_store_exchange_foreach(struct rr_store *s, uint64_t from_id, rr_store_exc
     return rc;
 }
 
+static int xget_inner(struct rr_store *s, uint64_t id, struct xwalk *w)
+{
+    MDB_txn *t = NULL;
+    uint8_t kb[8];
+    int rc = read_begin(s, &t);
+    if (rc)
+        return rc;
+    be64(kb, id);
+    MDB_val k = {8, kb}, v;
+    rc = from_mdb(mdb_get(t, s->dbi[DB_EXCHANGES], &k, &v));
+    if (rc == 0) {
+        rc = xwalk_one(s, id, &v, w);
+        if (s->poisoned)
+            return RR_ECORRUPT; /* the callback's own read faulted: all is released */
+    }
+    read_end(s, t);
+    return rc;
+}
+
+static int xget(struct rr_store *s, uint64_t id, struct xwalk *w)
+{
+    GUARDED(s, xget_inner(s, id, w));
+}
+
+int rr_store_exchange_get(struct rr_store *s, uint64_t id, rr_store_exchange_fn *fn, void *ud)
+{
+    struct xwalk w = {fn, ud, {0}};
+    rr_buf_init(&w.scratch);
+    int rc = xget(s, id, &w);
+    rr_buf_fini(&w.scratch);
+    return rc;
+}
+
 struct cwalk {
     rr_store_conn_fn *fn;
     void *ud;

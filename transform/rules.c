@@ -146,7 +146,8 @@ static int need(struct rparser *ps, size_t min, size_t max, const char *usage)
                         (ps->w[ps->nw - 1].quoted ? 2 : 0),
                     "expected %s", usage);
     if (ps->nw > max)
-        return rerr(ps, ps->w[max].col, "unexpected word; expected %s", usage);
+        return rerr(ps, ps->w[max < MAX_WORDS ? max : MAX_WORDS - 1].col,
+                    "unexpected word; expected %s", usage);
     return 0;
 }
 
@@ -184,7 +185,7 @@ static int parse_check(struct rparser *ps, size_t i, struct rr_plan_check *c)
     if (i >= ps->nw)
         return need(ps, i + 1, MAX_WORDS, "status, json, contains or max_ms");
     if (kw(&ps->w[i], "status")) {
-        unsigned long lo, hi;
+        unsigned long lo = 0, hi = 0;
         if (ps->nw < i + 3)
             return need(ps, i + 3, i + 3, "status LOW HIGH");
         if ((rc = whole(ps, i + 1, 999, &lo)) || (rc = whole(ps, i + 2, 999, &hi)))
@@ -264,6 +265,36 @@ static int parse_rule(struct rparser *ps, struct rr_transform_rules *r)
         f.pat = rr_xstrdup(ps->w[2].s);
         r->filters = grow(r->filters, r->n_filters, sizeof(f));
         r->filters[r->n_filters++] = f;
+    } else if (kw(k, "session") && ps->nw >= 2 && kw(&ps->w[1], "idle")) {
+        double idle = 0;
+        if ((rc = need(ps, 3, 3, "session idle SECONDS")) || (rc = num(ps, 2, &idle)))
+            return rc;
+        if (idle < 1)
+            return rerr(ps, ps->w[2].col, "expected at least 1 second");
+        r->idle_us = (uint64_t)(idle * 1e6);
+    } else if (kw(k, "before") || kw(k, "after")) {
+        int before = kw(k, "before");
+        if ((rc = need(ps, 2, 3,
+                       before ? "before [METHOD] PATH-GLOB, or before off"
+                              : "after [METHOD] PATH-GLOB, or after off")))
+            return rc;
+        if (ps->nw == 2 && kw(&ps->w[1], "off")) {
+            if (before)
+                r->no_before = 1;
+            else
+                r->no_after = 1;
+            return 0;
+        }
+        struct tx_name_rule n = {NULL, rr_xstrdup(ps->w[ps->nw - 1].s), NULL};
+        if (ps->nw == 3 && strcmp(ps->w[1].s, "*"))
+            n.method = rr_xstrdup(ps->w[1].s);
+        if (before) {
+            r->before = grow(r->before, r->n_before, sizeof(n));
+            r->before[r->n_before++] = n;
+        } else {
+            r->after = grow(r->after, r->n_after, sizeof(n));
+            r->after[r->n_after++] = n;
+        }
     } else if (kw(k, "session")) {
         if ((rc = need(ps, 2, 3, "auto|connection|client [GAP_SECONDS]")))
             return rc;
@@ -318,7 +349,7 @@ static int parse_rule(struct rparser *ps, struct rr_transform_rules *r)
             return rc;
         struct tx_pool_rule p = {rr_xstrdup(ps->w[1].s), NULL, 0, -1, -1};
         for (size_t i = 2; i < ps->nw; i += 2) {
-            unsigned long col;
+            unsigned long col = 0;
             if (i + 1 >= ps->nw) {
                 rc = rerr(ps, ps->w[i].col, "expected a value after %s", ps->w[i].s);
             } else if (kw(&ps->w[i], "csv")) {
@@ -400,7 +431,7 @@ static int parse_rule(struct rparser *ps, struct rr_transform_rules *r)
     } else {
         return rerr(ps, k->col,
                     "unknown rule \"%.40s\"; expected keep, drop, session, name, correlate, "
-                    "ignore, correlation, pool, check or wait",
+                    "ignore, correlation, pool, check, wait, before or after",
                     k->s);
     }
     return 0;
@@ -489,6 +520,16 @@ void rr_transform_rules_free(struct rr_transform_rules **rp)
         free(r->names[i].name);
     }
     free(r->names);
+    for (size_t i = 0; i < r->n_before; i++) {
+        free(r->before[i].method);
+        free(r->before[i].glob);
+    }
+    free(r->before);
+    for (size_t i = 0; i < r->n_after; i++) {
+        free(r->after[i].method);
+        free(r->after[i].glob);
+    }
+    free(r->after);
     for (size_t i = 0; i < r->n_correlate; i++) {
         free(r->correlate[i].var);
         free(r->correlate[i].expr);

@@ -21,10 +21,18 @@
 #include "rr/util.h"
 #include "tx_int.h"
 
-#define MIN_TOKEN       8 /* shorter response values are not taken for correlations */
-#define MIN_IDENTITY    8 /* shorter cookie/bearer values do not link connections */
-#define MAX_POOL_VALUES 10000
-#define ANON_GAP_US     2000000 /* an anonymous connection joins one that starts this soon after */
+#define MIN_TOKEN        8 /* shorter response values are not taken for correlations */
+#define MIN_IDENTITY     8 /* shorter cookie/bearer values do not link connections */
+#define MAX_POOL_VALUES  10000
+#define ANON_GAP_US      2000000 /* an anonymous connection joins one that starts this soon after */
+#define IDLE_US          300000000 /* session auto/connection: idle time that ends a session */
+#define SLACK_US         60000000  /* how far out of time order the walk may run */
+#define MAX_FIELD_VALUES 4096      /* distinct values kept per request field and step */
+#define SEEN_MAX         65536     /* entries of the collected-once cache before it is emptied */
+#define THINK_SAMPLE     256       /* recorded waits sampled per step */
+#define THINK_Q          9         /* quantiles of a step's wait: every 12.5 % */
+#define MAX_SESSION_X    4096      /* a session this long is closed: more steps is noise */
+#define ANON_SCAN        64        /* a client's anonymous sessions looked at per connection */
 
 /* ------------------------------------------------------------------------------------------ */
 /* A u64 -> u32 open-addressing map (keys are hashes or ids; 0 is mapped to 1). */
@@ -396,22 +404,32 @@ static json_t *json_at(json_t *v, const char *s)
 }
 
 /* ------------------------------------------------------------------------------------------ */
-/* Pass 1 records */
+/* State: open sessions, the flow table */
 
-struct rec {
+#define NIL UINT32_MAX
+
+/* One kept exchange of an open session. */
+struct xrec {
     uint64_t id;
     uint64_t t0, t1;
-    uint32_t unit;
     uint32_t step;
-    uint32_t session;
-    uint32_t pos; /* index in its session */
 };
 
-struct unit {
-    uint32_t parent;
-    uint32_t client; /* index of the client address */
-    uint64_t first, last;
-    bool identity;
+/* A session that can still grow: the connections merged into it (by identity values, the
+ * anonymous-gap rule or the client and idle gap) and its exchanges so far. */
+struct osess {
+    struct xrec *x;
+    uint32_t n, cap;
+    uint64_t *conns; /* the conn_sess entries to drop when it closes */
+    uint32_t n_conns, cap_conns;
+    uint64_t *ids; /* the identity-map entries to drop when it closes */
+    uint32_t n_ids, cap_ids;
+    uint64_t first, last;  /* earliest request start, latest response end */
+    uint64_t min_id;       /* its first exchange in the store's order */
+    uint64_t client;       /* hash of the client address */
+    uint32_t prev, next;   /* the activity list (most recently active first) */
+    uint32_t aprev, anext; /* its client's list of anonymous sessions */
+    bool identity, live, in_anon;
 };
 
 struct stepdef {
@@ -419,22 +437,33 @@ struct stepdef {
     char *name;
 };
 
-struct session {
-    uint32_t first; /* record index of its first exchange */
-    uint32_t n;
-    uint32_t flow;
-    uint32_t *recs;
+/* A distinct request value of one field, with the first exchange that sent it. */
+struct fval {
+    char *v;
+    uint64_t id;
 };
 
-/* The request values of one step position: field key -> distinct values. */
+/* The request values of one step position: field key -> distinct values (at most
+ * MAX_FIELD_VALUES: past it the field is high-cardinality and keeps what it has). */
 struct field {
     char *key;
-    struct strset values;
+    struct fval *vals;
+    size_t n, cap;
+    struct map idx; /* value hash -> index in vals */
+    bool capped;
 };
 
 struct fstep {
     size_t n, cap;
     struct field *f;
+};
+
+/* The recorded waits after one step: a fixed-size uniform sample (reservoir) of them, and the
+ * exact extremes. */
+struct thinkq {
+    uint64_t *res;
+    uint32_t n_res, cap_res; /* grows to THINK_SAMPLE: a rare flow keeps a small sample */
+    uint64_t seen, min, max;
 };
 
 /* A full copy of a representative exchange. */
@@ -447,13 +476,29 @@ struct cap {
     uint64_t id;
 };
 
+enum flow_role {
+    ROLE_FLOW,
+    ROLE_BEFORE,
+    ROLE_AFTER
+};
+
 struct flow {
-    uint32_t rep;   /* session */
-    uint32_t count; /* sessions */
-    uint32_t n;     /* steps */
+    uint32_t *seq;                /* its steps (indices into tx.steps) */
+    uint32_t n;                   /* steps */
+    uint32_t count;               /* sessions */
+    uint64_t rep_id;              /* first exchange of its representative: its first session */
+    uint64_t rep_first, rep_last; /* that session's span */
     uint64_t *think_sum;
+    struct thinkq *tq;
     struct fstep *fields;
     struct cap *caps;
+    uint64_t rng;
+    enum flow_role role;
+};
+
+/* A session span, for the before/after rule. */
+struct span {
+    uint64_t t, id; /* time; first exchange id of its session (0: none yet) */
 };
 
 struct tx {
@@ -462,91 +507,277 @@ struct tx {
     struct rr_transform_rules defaults;
     int no_corr;
     struct rr_transform_stats *st;
-    /* pass 1 */
-    struct map conn_unit;  /* conn id -> unit */
-    struct map ident;      /* identity hash -> unit */
-    struct map client_idx; /* client address hash -> client index */
-    uint32_t n_clients;
-    struct unit *units;
-    size_t n_units, cap_units;
-    struct rec *recs;
-    size_t n_recs, cap_recs;
+    /* names, hosts, statics */
     struct stepdef *steps;
     size_t n_steps, cap_steps;
     struct map step_idx; /* hash of "METHOD name" -> step */
     struct strset statics;
     uint64_t *static_counts;
     size_t cap_static;
-    struct map host_idx;
     struct strset hosts;
     uint32_t *host_counts;
     struct rr_buf tmp, body;
-    /* sessions and flows */
-    struct session *sessions;
-    size_t n_sessions;
+    /* open sessions */
+    struct osess *os;
+    size_t n_os, cap_os;
+    uint32_t free_os;       /* free slots, chained by next */
+    uint32_t head, tail;    /* activity list */
+    struct map conn_sess;   /* connection id -> open session */
+    struct map ident;       /* identity hash -> open session */
+    struct map anon_head;   /* client hash -> first of its anonymous open sessions */
+    struct map client_sess; /* session client: client hash -> its latest open session */
+    uint64_t watermark;     /* latest request start seen */
+    uint64_t horizon;       /* idle time after which a session cannot grow */
+    uint64_t last_id;
+    uint64_t cur_t0;              /* request start of the exchange being read */
+    uint64_t open_x, peak_open_x; /* exchanges held in open sessions */
+    /* flows */
     struct flow *flows;
     size_t n_flows;
-    /* pass 2 */
+    struct map flow_idx;                /* sequence hash -> flow */
+    struct span min1, min2, max1, max2; /* earliest starts, latest ends of all sessions */
+    /* folding one session */
     struct map seen_fields;
-    size_t cursor;
+    struct strset capped; /* pools fed by a high-cardinality field */
+    uint32_t cur_flow, cur_pos;
+    bool cur_rep;
     int rc;
     char *why;
     size_t whylen;
 };
 
-static uint32_t unit_root(struct tx *t, uint32_t u)
+/* Removes key from a map (linear probing: later entries of the same run move back). */
+static void map_del(struct map *m, uint64_t key)
 {
-    while (t->units[u].parent != u) {
-        t->units[u].parent = t->units[t->units[u].parent].parent;
-        u = t->units[u].parent;
+    if (!key)
+        key = 1;
+    if (!m->cap)
+        return;
+    size_t mask = m->cap - 1, i = (size_t)(key * 0x9e3779b97f4a7c15u >> 7) & mask;
+    while (m->k[i] && m->k[i] != key)
+        i = (i + 1) & mask;
+    if (!m->k[i])
+        return;
+    for (size_t j = i;;) {
+        j = (j + 1) & mask;
+        if (!m->k[j])
+            break;
+        size_t h = (size_t)(m->k[j] * 0x9e3779b97f4a7c15u >> 7) & mask;
+        /* j's entry may move to i only when its home is not in (i, j] (cyclically) */
+        bool stay = i <= j ? (h > i && h <= j) : (h > i || h <= j);
+        if (stay)
+            continue;
+        m->k[i] = m->k[j];
+        m->v[i] = m->v[j];
+        i = j;
     }
-    return u;
+    m->k[i] = 0;
+    m->n--;
 }
 
-static void unit_union(struct tx *t, uint32_t a, uint32_t b)
+static uint32_t map_get(struct map *m, uint64_t key)
 {
-    a = unit_root(t, a);
-    b = unit_root(t, b);
-    if (a == b)
+    uint32_t *v = map_slot(m, key, 0);
+    return v ? *v : NIL;
+}
+
+static void map_put(struct map *m, uint64_t key, uint32_t val)
+{
+    *map_slot(m, key, 1) = val;
+}
+
+static void *grow_arr(void *p, uint32_t *cap, size_t need, size_t size)
+{
+    if (need <= *cap)
+        return p;
+    uint32_t nc = *cap ? *cap * 2 : 8;
+    while (nc < need)
+        nc *= 2;
+    *cap = nc;
+    return rr_xrealloc(p, (size_t)nc * size);
+}
+
+/* --- the activity list and the clients' anonymous lists --- */
+
+static void act_unlink(struct tx *t, uint32_t s)
+{
+    struct osess *o = &t->os[s];
+    if (o->prev != NIL)
+        t->os[o->prev].next = o->next;
+    else
+        t->head = o->next;
+    if (o->next != NIL)
+        t->os[o->next].prev = o->prev;
+    else
+        t->tail = o->prev;
+    o->prev = o->next = NIL;
+}
+
+static void act_push(struct tx *t, uint32_t s)
+{
+    struct osess *o = &t->os[s];
+    o->prev = NIL;
+    o->next = t->head;
+    if (t->head != NIL)
+        t->os[t->head].prev = s;
+    t->head = s;
+    if (t->tail == NIL)
+        t->tail = s;
+}
+
+static void anon_unlink(struct tx *t, uint32_t s)
+{
+    struct osess *o = &t->os[s];
+    if (!o->in_anon)
         return;
-    if (a > b) {
+    if (o->aprev != NIL)
+        t->os[o->aprev].anext = o->anext;
+    else if (o->anext != NIL)
+        map_put(&t->anon_head, o->client, o->anext);
+    else
+        map_del(&t->anon_head, o->client);
+    if (o->anext != NIL)
+        t->os[o->anext].aprev = o->aprev;
+    o->aprev = o->anext = NIL;
+    o->in_anon = false;
+}
+
+static void anon_push(struct tx *t, uint32_t s)
+{
+    struct osess *o = &t->os[s];
+    uint32_t h = map_get(&t->anon_head, o->client);
+    o->aprev = NIL;
+    o->anext = h;
+    if (h != NIL)
+        t->os[h].aprev = s;
+    map_put(&t->anon_head, o->client, s);
+    o->in_anon = true;
+}
+
+/* Marks activity: the session moves to the front of its lists. */
+static void touch(struct tx *t, uint32_t s)
+{
+    if (t->head != s) {
+        act_unlink(t, s);
+        act_push(t, s);
+    }
+    if (t->os[s].in_anon && t->os[s].aprev != NIL) {
+        anon_unlink(t, s);
+        anon_push(t, s);
+    }
+}
+
+static uint32_t sess_new(struct tx *t, uint64_t client)
+{
+    uint32_t s;
+    if (t->free_os != NIL) {
+        s = t->free_os;
+        t->free_os = t->os[s].next;
+    } else {
+        if (t->n_os == t->cap_os) {
+            t->cap_os = t->cap_os ? t->cap_os * 2 : 256;
+            t->os = rr_xrealloc(t->os, t->cap_os * sizeof(*t->os));
+        }
+        s = (uint32_t)t->n_os++;
+    }
+    struct osess *o = &t->os[s];
+    memset(o, 0, sizeof(*o));
+    o->first = UINT64_MAX;
+    o->min_id = UINT64_MAX;
+    o->client = client;
+    o->live = true;
+    o->prev = o->next = o->aprev = o->anext = NIL;
+    act_push(t, s);
+    return s;
+}
+
+static void sess_free(struct tx *t, uint32_t s)
+{
+    struct osess *o = &t->os[s];
+    act_unlink(t, s);
+    anon_unlink(t, s);
+    free(o->x);
+    free(o->conns);
+    free(o->ids);
+    memset(o, 0, sizeof(*o));
+    o->next = t->free_os;
+    t->free_os = s;
+}
+
+/* Moves session b into a (the larger one survives); returns the survivor. */
+static uint32_t sess_merge(struct tx *t, uint32_t a, uint32_t b)
+{
+    if (a == b)
+        return a;
+    if (t->os[a].n + t->os[a].n_conns < t->os[b].n + t->os[b].n_conns) {
         uint32_t x = a;
         a = b;
         b = x;
     }
-    t->units[b].parent = a;
-    t->units[a].identity = t->units[a].identity || t->units[b].identity;
-}
-
-static uint32_t new_unit(struct tx *t, uint32_t client)
-{
-    if (t->n_units == t->cap_units) {
-        t->cap_units = t->cap_units ? t->cap_units * 2 : 256;
-        t->units = rr_xrealloc(t->units, t->cap_units * sizeof(*t->units));
+    struct osess *oa = &t->os[a], *ob = &t->os[b];
+    oa->conns = grow_arr(oa->conns, &oa->cap_conns, oa->n_conns + ob->n_conns, sizeof(uint64_t));
+    for (uint32_t i = 0; i < ob->n_conns; i++) {
+        map_put(&t->conn_sess, ob->conns[i], a);
+        oa->conns[oa->n_conns++] = ob->conns[i];
     }
-    struct unit *u = &t->units[t->n_units];
-    memset(u, 0, sizeof(*u));
-    u->parent = (uint32_t)t->n_units;
-    u->client = client;
-    u->first = UINT64_MAX;
-    return (uint32_t)t->n_units++;
+    oa->ids = grow_arr(oa->ids, &oa->cap_ids, oa->n_ids + ob->n_ids, sizeof(uint64_t));
+    for (uint32_t i = 0; i < ob->n_ids; i++) {
+        map_put(&t->ident, ob->ids[i], a);
+        oa->ids[oa->n_ids++] = ob->ids[i];
+    }
+    oa->x = grow_arr(oa->x, &oa->cap, oa->n + ob->n, sizeof(struct xrec));
+    memcpy(oa->x + oa->n, ob->x, ob->n * sizeof(struct xrec));
+    oa->n += ob->n;
+    if (ob->first < oa->first)
+        oa->first = ob->first;
+    if (ob->last > oa->last)
+        oa->last = ob->last;
+    if (ob->min_id < oa->min_id)
+        oa->min_id = ob->min_id;
+    oa->identity = oa->identity || ob->identity;
+    if (t->client_sess.n && map_get(&t->client_sess, ob->client) == b)
+        map_put(&t->client_sess, ob->client, a);
+    sess_free(t, b);
+    oa = &t->os[a];
+    if (oa->identity)
+        anon_unlink(t, a);
+    return a;
 }
 
-static void identity(struct tx *t, uint32_t unit, const void *p, size_t n)
+/* ------------------------------------------------------------------------------------------ */
+/* Sessions */
+
+static int sess_close(struct tx *t, uint32_t s);
+
+static void identity(struct tx *t, uint64_t conn, const void *p, size_t n)
 {
     if (n < MIN_IDENTITY)
         return;
-    uint32_t *v = map_slot(&t->ident, rr_hash64(p, n, 7), 1);
-    t->units[unit].identity = true;
-    if (*v == UINT32_MAX)
-        *v = unit;
-    else
-        unit_union(t, *v, unit);
+    uint64_t h = rr_hash64(p, n, 7);
+    uint32_t s = map_get(&t->conn_sess, conn);
+    t->os[s].identity = true;
+    anon_unlink(t, s);
+    uint32_t v = map_get(&t->ident, h);
+    if (v != NIL && v != s && t->cur_t0 > t->os[v].last + t->horizon) {
+        /* the value's session idled past the horizon: it ended; this one starts anew */
+        int rc = sess_close(t, v);
+        if (rc && !t->rc)
+            t->rc = rc;
+        v = NIL;
+    }
+    if (v == NIL) {
+        map_put(&t->ident, h, s);
+        struct osess *o = &t->os[s];
+        o->ids = grow_arr(o->ids, &o->cap_ids, o->n_ids + 1, sizeof(uint64_t));
+        o->ids[o->n_ids++] = h;
+    } else if (v != s) {
+        sess_merge(t, v, s);
+    }
 }
 
 /* The string values (not the keys) of a JSON text, without parsing it: escapes are rare in
  * tokens, so a value holding one is skipped rather than decoded. */
-static void json_string_identities(struct tx *t, uint32_t unit, const char *s, size_t n)
+static void json_string_identities(struct tx *t, uint64_t conn, const char *s, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         if (s[i] != '"')
@@ -566,13 +797,13 @@ static void json_string_identities(struct tx *t, uint32_t unit, const char *s, s
         while (k < n && (s[k] == ' ' || s[k] == '\t' || s[k] == '\n' || s[k] == '\r'))
             k++;
         if (!esc && (k >= n || s[k] != ':'))
-            identity(t, unit, s + i + 1, j - i - 1);
+            identity(t, conn, s + i + 1, j - i - 1);
         i = j;
     }
 }
 
 /* Cookie header "a=1; b=2": calls identity on each value. */
-static void cookie_identities(struct tx *t, uint32_t unit, struct rr_view c)
+static void cookie_identities(struct tx *t, uint64_t conn, struct rr_view c)
 {
     const char *s = (const char *)c.p, *end = s + c.len;
     while (s < end) {
@@ -580,11 +811,67 @@ static void cookie_identities(struct tx *t, uint32_t unit, struct rr_view c)
         const char *e = semi ? semi : end;
         const char *eq = memchr(s, '=', (size_t)(e - s));
         if (eq)
-            identity(t, unit, eq + 1, (size_t)(e - eq - 1));
+            identity(t, conn, eq + 1, (size_t)(e - eq - 1));
         s = semi ? semi + 1 : end;
         while (s < end && *s == ' ')
             s++;
     }
+}
+
+/* The open session of a connection; a connection seen for the first time starts one, which
+ * joins its client's session (session client) or takes in the client's anonymous sessions
+ * that ended just before it started (session auto). */
+static uint32_t sess_of_conn(struct tx *t, uint64_t conn, uint64_t t0)
+{
+    uint32_t s = map_get(&t->conn_sess, conn);
+    if (s != NIL && t0 > t->os[s].last + t->horizon) {
+        /* a connection idle past the horizon: its session ended, a new one starts */
+        int rc = sess_close(t, s);
+        if (rc && !t->rc)
+            t->rc = rc;
+        s = NIL;
+    }
+    if (s != NIL)
+        return s;
+    const struct rr_transform_rules *r = t->rules;
+    struct rr_conn c;
+    uint64_t client = 0;
+    if (rr_store_conn_get(t->s, conn, &c) == 0)
+        client = rr_hash64(c.client_ip, 16, 11);
+    if (r->session == TXS_CLIENT) {
+        uint64_t gap = r->gap_us ? r->gap_us : 30000000;
+        uint32_t cs = map_get(&t->client_sess, client);
+        if (cs != NIL && t0 <= t->os[cs].last + gap) {
+            s = cs;
+        } else {
+            s = sess_new(t, client);
+            map_put(&t->client_sess, client, s);
+        }
+    } else {
+        s = sess_new(t, client);
+    }
+    struct osess *o = &t->os[s];
+    o->conns = grow_arr(o->conns, &o->cap_conns, o->n_conns + 1, sizeof(uint64_t));
+    o->conns[o->n_conns++] = conn;
+    map_put(&t->conn_sess, conn, s);
+    if (r->session == TXS_AUTO) {
+        /* a connection without any identity value (the page and its assets before a login)
+         * joins the next connection of the same client that starts soon after it ended */
+        uint64_t gap = r->gap_us ? r->gap_us : ANON_GAP_US;
+        uint32_t a = map_get(&t->anon_head, client);
+        for (unsigned seen = 0; a != NIL && seen < ANON_SCAN; seen++) {
+            uint32_t next = t->os[a].anext;
+            const struct osess *u = &t->os[a];
+            if (u->last + gap + SLACK_US < t0)
+                break; /* the list is in order of activity: the rest ended even earlier */
+            if (u->n && t0 + 1000 >= u->last && t0 <= u->last + gap)
+                s = sess_merge(t, s, a);
+            a = next;
+        }
+        if (!t->os[s].in_anon && !t->os[s].identity)
+            anon_push(t, s);
+    }
+    return s;
 }
 
 static bool status_match(const char *pat, unsigned st)
@@ -646,335 +933,6 @@ static uint32_t intern_step(struct tx *t, const char *method, size_t mlen, const
     t->steps[t->n_steps].name = rr_xstrdup(name);
     *v = (uint32_t)t->n_steps;
     return (uint32_t)t->n_steps++;
-}
-
-static uint32_t client_of(struct tx *t, const struct rr_conn *c)
-{
-    uint64_t h = c ? rr_hash64(c->client_ip, 16, 11) : 0;
-    uint32_t *v = map_slot(&t->client_idx, h, 1);
-    if (*v == UINT32_MAX)
-        *v = t->n_clients++;
-    return *v;
-}
-
-static int conn_cb(const struct rr_conn *c, void *ud)
-{
-    struct tx *t = ud;
-    uint32_t *v = map_slot(&t->conn_unit, c->id, 1);
-    if (*v == UINT32_MAX)
-        *v = new_unit(t, client_of(t, c));
-    return 0;
-}
-
-static int pass1_cb(const struct rr_exchange *x, void *ud)
-{
-    struct tx *t = ud;
-    const struct rr_transform_rules *r = t->rules;
-    const char *path, *query;
-    size_t plen, qlen;
-
-    t->st->exchanges++;
-    if (x->flags & RR_XF_PUSH) {
-        t->st->dropped_rule++;
-        return 0;
-    }
-    split_target((const char *)x->target.p, x->target.len, &path, &plen, &query, &qlen);
-    int verdict = filter_rules(r, x, path, plen);
-    if (verdict == 0 || (verdict < 0 && (!x->status || !x->method.len))) {
-        t->st->dropped_rule++;
-        return 0;
-    }
-    if (verdict < 0 && !r->keep_statics &&
-        (is_static_path(path, plen) ||
-         is_static_type(rr_exchange_header(x->resp_headers, x->n_resp_headers, "content-type")) ||
-         (plen == 12 && !memcmp(path, "/favicon.ico", 12)))) {
-        t->st->dropped_static++;
-        rr_buf_reset(&t->tmp);
-        rr_buf_add(&t->tmp, x->method.p, x->method.len);
-        rr_buf_addc(&t->tmp, ' ');
-        rr_buf_add(&t->tmp, path, plen);
-        size_t i = strset_add(&t->statics, rr_buf_cstr(&t->tmp));
-        if (i >= t->cap_static) {
-            size_t nc = t->cap_static ? t->cap_static * 2 : 16;
-            t->static_counts = rr_xrealloc(t->static_counts, nc * sizeof(uint64_t));
-            memset(t->static_counts + t->cap_static, 0, (nc - t->cap_static) * sizeof(uint64_t));
-            t->cap_static = nc;
-        }
-        t->static_counts[i]++;
-        return 0;
-    }
-    /* name */
-    const char *name = NULL;
-    for (size_t i = 0; i < r->n_names && !name; i++) {
-        const struct tx_name_rule *n = &r->names[i];
-        if ((!n->method || rr_view_caseeqs(x->method, n->method)) && tx_glob(n->glob, path, plen))
-            name = n->name;
-    }
-    struct rr_buf nb;
-    rr_buf_init(&nb);
-    if (!name) {
-        rr_transform_name((const char *)x->target.p, x->target.len, &nb);
-        name = rr_buf_cstr(&nb);
-    }
-    uint32_t step = intern_step(t, (const char *)x->method.p, x->method.len, name);
-    rr_buf_fini(&nb);
-
-    /* host */
-    rr_buf_reset(&t->tmp);
-    rr_buf_add(&t->tmp, x->scheme.len ? x->scheme.p : (const uint8_t *)"http",
-               x->scheme.len ? x->scheme.len : 4);
-    rr_buf_adds(&t->tmp, "://");
-    rr_buf_add(&t->tmp, x->authority.p, x->authority.len);
-    size_t nh = t->hosts.n, hi = strset_add(&t->hosts, rr_buf_cstr(&t->tmp));
-    if (t->hosts.n != nh) {
-        t->host_counts = rr_xrealloc(t->host_counts, t->hosts.n * sizeof(uint32_t));
-        t->host_counts[hi] = 0;
-    }
-    t->host_counts[hi]++;
-
-    /* unit: the connection (or, by rule, the client address) */
-    uint32_t *uv = map_slot(&t->conn_unit, x->conn_id, 1);
-    if (*uv == UINT32_MAX)
-        *uv = new_unit(t, client_of(t, NULL));
-    uint32_t unit = *uv;
-    struct unit *u = &t->units[unit];
-    uint64_t t0 = x->t_req_start_us, t1 = x->t_resp_end_us ? x->t_resp_end_us : x->t_req_end_us;
-    if (t1 < t0)
-        t1 = t0;
-    if (t0 < u->first)
-        u->first = t0;
-    if (t1 > u->last)
-        u->last = t1;
-
-    if (r->session == TXS_AUTO) {
-        struct rr_view auth = rr_exchange_header(x->req_headers, x->n_req_headers, "authorization");
-        if (auth.p) {
-            const uint8_t *sp = memrchr(auth.p, ' ', auth.len);
-            size_t off = sp ? (size_t)(sp + 1 - auth.p) : 0;
-            identity(t, unit, auth.p + off, auth.len - off);
-        }
-        for (size_t i = 0; i < x->n_req_headers; i++)
-            if (rr_view_caseeqs(x->req_headers[i].name, "cookie"))
-                cookie_identities(t, unit, x->req_headers[i].value);
-        for (size_t i = 0; i < x->n_resp_headers; i++) {
-            if (!rr_view_caseeqs(x->resp_headers[i].name, "set-cookie"))
-                continue;
-            struct rr_view v = x->resp_headers[i].value;
-            if (!v.len)
-                continue;
-            const uint8_t *eq = memchr(v.p, '=', v.len), *semi = memchr(v.p, ';', v.len);
-            if (eq && (!semi || eq < semi))
-                identity(t, unit, eq + 1, (size_t)((semi ? semi : v.p + v.len) - eq - 1));
-        }
-        /* an anonymous request answered with JSON: the answer may hand out a token */
-        if (!auth.p && x->status >= 200 && x->status < 300 && x->resp_body.len &&
-            x->resp_body.len < 65536 &&
-            is_json_type(rr_exchange_header(x->resp_headers, x->n_resp_headers, "content-type")) &&
-            !rr_view_caseeqs(x->method, "GET")) {
-            rr_buf_reset(&t->body);
-            if (rr_store_body_get(t->s, &x->resp_body, &t->body) == 0) {
-                json_string_identities(t, unit, (const char *)t->body.p, t->body.len);
-            }
-        }
-    }
-
-    if (t->n_recs == t->cap_recs) {
-        t->cap_recs = t->cap_recs ? t->cap_recs * 2 : 4096;
-        t->recs = rr_xrealloc(t->recs, t->cap_recs * sizeof(*t->recs));
-    }
-    struct rec *rc = &t->recs[t->n_recs++];
-    rc->id = x->id;
-    rc->t0 = t0;
-    rc->t1 = t1;
-    rc->unit = unit;
-    rc->step = step;
-    rc->session = UINT32_MAX;
-    t->st->kept++;
-    return 0;
-}
-
-/* ------------------------------------------------------------------------------------------ */
-/* Sessions and flows */
-
-static struct tx *sort_ctx;
-
-static int cmp_unit_first(const void *a, const void *b)
-{
-    const struct unit *ua = &sort_ctx->units[*(const uint32_t *)a],
-                      *ub = &sort_ctx->units[*(const uint32_t *)b];
-    return ua->first < ub->first ? -1 : ua->first > ub->first ? 1 : 0;
-}
-
-static int cmp_rec_time(const void *a, const void *b)
-{
-    const struct rec *ra = &sort_ctx->recs[*(const uint32_t *)a],
-                     *rb = &sort_ctx->recs[*(const uint32_t *)b];
-    if (ra->t0 != rb->t0)
-        return ra->t0 < rb->t0 ? -1 : 1;
-    return ra->id < rb->id ? -1 : ra->id > rb->id ? 1 : 0;
-}
-
-static void build_sessions(struct tx *t)
-{
-    const struct rr_transform_rules *r = t->rules;
-    uint32_t *order = rr_xmalloc((t->n_units + 1) * sizeof(uint32_t));
-    size_t n = 0;
-
-    sort_ctx = t;
-    for (size_t i = 0; i < t->n_units; i++)
-        if (t->units[i].first != UINT64_MAX)
-            order[n++] = (uint32_t)i;
-    qsort(order, n, sizeof(uint32_t), cmp_unit_first);
-    if (r->session == TXS_CLIENT) {
-        /* one session per client address, cut where it stayed idle longer than the gap */
-        uint64_t gap = r->gap_us ? r->gap_us : 30000000;
-        uint32_t *last = rr_xcalloc(t->n_clients + 1, sizeof(uint32_t));
-        uint64_t *last_end = rr_xcalloc(t->n_clients + 1, sizeof(uint64_t));
-        for (size_t i = 0; i < n; i++) {
-            struct unit *u = &t->units[order[i]];
-            if (last[u->client] && u->first <= last_end[u->client] + gap)
-                unit_union(t, last[u->client] - 1, order[i]);
-            last[u->client] = order[i] + 1;
-            if (u->last > last_end[u->client])
-                last_end[u->client] = u->last;
-        }
-        free(last);
-        free(last_end);
-    } else if (r->session == TXS_AUTO) {
-        /* a connection without any identity value (the page and its assets before a login)
-         * joins the next connection of the same client that starts soon after it ended */
-        uint64_t gap = r->gap_us ? r->gap_us : ANON_GAP_US;
-        for (size_t i = 0; i < n; i++) {
-            struct unit *u = &t->units[order[i]];
-            if (t->units[unit_root(t, order[i])].identity)
-                continue;
-            for (size_t j = i + 1; j < n; j++) {
-                struct unit *v = &t->units[order[j]];
-                if (v->first > u->last + gap)
-                    break;
-                if (v->client == u->client && v->first + 1000 >= u->last) {
-                    unit_union(t, order[i], order[j]);
-                    break;
-                }
-            }
-        }
-    }
-    free(order);
-
-    /* sessions: one per root unit, numbered by first exchange */
-    struct map root_sess = {0};
-    for (size_t i = 0; i < t->n_recs; i++) {
-        uint32_t root = unit_root(t, t->recs[i].unit);
-        uint32_t *v = map_slot(&root_sess, (uint64_t)root + 1, 1);
-        if (*v == UINT32_MAX) {
-            *v = (uint32_t)t->n_sessions;
-            t->sessions = rr_xrealloc(t->sessions, (t->n_sessions + 1) * sizeof(*t->sessions));
-            memset(&t->sessions[t->n_sessions], 0, sizeof(*t->sessions));
-            t->sessions[t->n_sessions].first = (uint32_t)i;
-            t->n_sessions++;
-        }
-        t->recs[i].session = *v;
-        t->sessions[*v].n++;
-    }
-    map_fini(&root_sess);
-    uint32_t *all = rr_xmalloc((t->n_recs + 1) * sizeof(uint32_t));
-    size_t off = 0;
-    for (size_t s = 0; s < t->n_sessions; s++) {
-        t->sessions[s].recs = all + off;
-        off += t->sessions[s].n;
-        t->sessions[s].n = 0;
-    }
-    for (size_t i = 0; i < t->n_recs; i++) {
-        struct session *s = &t->sessions[t->recs[i].session];
-        s->recs[s->n++] = (uint32_t)i;
-    }
-    for (size_t s = 0; s < t->n_sessions; s++) {
-        qsort(t->sessions[s].recs, t->sessions[s].n, sizeof(uint32_t), cmp_rec_time);
-        for (uint32_t k = 0; k < t->sessions[s].n; k++)
-            t->recs[t->sessions[s].recs[k]].pos = k;
-    }
-    t->st->sessions = t->n_sessions;
-}
-
-static uint64_t seq_hash(const struct tx *t, const struct session *s)
-{
-    uint64_t h = 1469598103934665603u;
-    for (uint32_t k = 0; k < s->n; k++) {
-        h ^= t->recs[s->recs[k]].step + 1;
-        h *= 1099511628211u;
-    }
-    return h ^ s->n;
-}
-
-static bool seq_eq(const struct tx *t, const struct session *a, const struct session *b)
-{
-    if (a->n != b->n)
-        return false;
-    for (uint32_t k = 0; k < a->n; k++)
-        if (t->recs[a->recs[k]].step != t->recs[b->recs[k]].step)
-            return false;
-    return true;
-}
-
-static void build_flows(struct tx *t)
-{
-    struct map fm = {0};
-    for (size_t s = 0; s < t->n_sessions; s++) {
-        struct session *ss = &t->sessions[s];
-        uint64_t h = seq_hash(t, ss);
-        uint32_t *v;
-        /* probe past hash collisions of different sequences */
-        for (;; h++) {
-            v = map_slot(&fm, h, 1);
-            if (*v == UINT32_MAX || seq_eq(t, &t->sessions[t->flows[*v].rep], ss))
-                break;
-        }
-        if (*v == UINT32_MAX) {
-            *v = (uint32_t)t->n_flows;
-            t->flows = rr_xrealloc(t->flows, (t->n_flows + 1) * sizeof(*t->flows));
-            struct flow *f = &t->flows[t->n_flows++];
-            memset(f, 0, sizeof(*f));
-            f->rep = (uint32_t)s;
-            f->n = ss->n;
-            f->think_sum = rr_xcalloc(ss->n + 1, sizeof(uint64_t));
-            f->fields = rr_xcalloc(ss->n + 1, sizeof(struct fstep));
-            f->caps = rr_xcalloc(ss->n + 1, sizeof(struct cap));
-        }
-        struct flow *f = &t->flows[*v];
-        ss->flow = *v;
-        f->count++;
-        for (uint32_t k = 0; k + 1 < ss->n; k++) {
-            const struct rec *a = &t->recs[ss->recs[k]], *b = &t->recs[ss->recs[k + 1]];
-            f->think_sum[k] += b->t0 > a->t1 ? b->t0 - a->t1 : 0;
-        }
-    }
-    map_fini(&fm);
-    t->st->flows = t->n_flows;
-}
-
-/* ------------------------------------------------------------------------------------------ */
-/* Pass 2: request values of every session, full copies of the representatives */
-
-static void field_add(struct fstep *fs, const char *key, const char *val, size_t vlen)
-{
-    struct field *f = NULL;
-    for (size_t i = 0; i < fs->n; i++)
-        if (!strcmp(fs->f[i].key, key))
-            f = &fs->f[i];
-    if (!f) {
-        if (fs->n == fs->cap) {
-            fs->cap = fs->cap ? fs->cap * 2 : 8;
-            fs->f = rr_xrealloc(fs->f, fs->cap * sizeof(*fs->f));
-        }
-        f = &fs->f[fs->n++];
-        memset(f, 0, sizeof(*f));
-        f->key = rr_xstrdup(key);
-    }
-    if (f->values.n >= MAX_POOL_VALUES)
-        return;
-    char *v = rr_xstrndup(val, vlen);
-    strset_add(&f->values, v);
-    free(v);
 }
 
 typedef void field_fn(void *ud, const char *key, const char *val, size_t vlen);
@@ -1077,9 +1035,59 @@ static void request_fields(const char *target, size_t tlen, struct rr_view ctype
     }
 }
 
+/* ------------------------------------------------------------------------------------------ */
+/* Closing a session: its flow, waits, request values and (for a flow's first session) full
+ * copies of its exchanges */
+
+static void field_add(struct fstep *fs, const char *key, const char *val, size_t vlen, uint64_t id)
+{
+    struct field *f = NULL;
+    for (size_t i = 0; i < fs->n && !f; i++)
+        if (!strcmp(fs->f[i].key, key))
+            f = &fs->f[i];
+    if (!f) {
+        if (fs->n == fs->cap) {
+            fs->cap = fs->cap ? fs->cap * 2 : 8;
+            fs->f = rr_xrealloc(fs->f, fs->cap * sizeof(*fs->f));
+        }
+        f = &fs->f[fs->n++];
+        memset(f, 0, sizeof(*f));
+        f->key = rr_xstrdup(key);
+    }
+    uint64_t h = rr_hash64(val, vlen, 5);
+    for (;; h++) {
+        uint32_t i = map_get(&f->idx, h);
+        if (i == NIL)
+            break;
+        if (strlen(f->vals[i].v) == vlen && !memcmp(f->vals[i].v, val, vlen)) {
+            if (id < f->vals[i].id)
+                f->vals[i].id = id;
+            return;
+        }
+    }
+    if (f->n >= MAX_FIELD_VALUES) {
+        f->capped = true; /* high-cardinality: what it has stands for the rest */
+        return;
+    }
+    if (f->n == f->cap) {
+        f->cap = f->cap ? f->cap * 2 : 8;
+        f->vals = rr_xrealloc(f->vals, f->cap * sizeof(*f->vals));
+    }
+    f->vals[f->n].v = rr_xstrndup(val, vlen);
+    f->vals[f->n].id = id;
+    map_put(&f->idx, h, (uint32_t)f->n);
+    f->n++;
+}
+
+struct collect {
+    struct fstep *fs;
+    uint64_t id;
+};
+
 static void collect_field(void *ud, const char *key, const char *val, size_t vlen)
 {
-    field_add(ud, key, val, vlen);
+    struct collect *c = ud;
+    field_add(c->fs, key, val, vlen, c->id);
 }
 
 static void copy_headers(const struct rr_header *h, size_t n, struct rr_plan_header **out,
@@ -1093,38 +1101,59 @@ static void copy_headers(const struct rr_header *h, size_t n, struct rr_plan_hea
     }
 }
 
-static int pass2_cb(const struct rr_exchange *x, void *ud)
+static void cap_fini(struct cap *c)
+{
+    free(c->method);
+    free(c->target);
+    free(c->scheme);
+    free(c->authority);
+    for (size_t i = 0; i < c->n_req; i++) {
+        free(c->req[i].name);
+        free(c->req[i].value);
+    }
+    free(c->req);
+    for (size_t i = 0; i < c->n_resp; i++) {
+        free(c->resp[i].name);
+        free(c->resp[i].value);
+    }
+    free(c->resp);
+    rr_buf_fini(&c->req_body);
+    rr_buf_fini(&c->resp_body);
+    memset(c, 0, sizeof(*c));
+}
+
+/* One exchange of the session being closed, read again by id. */
+static int fold_cb(const struct rr_exchange *x, void *ud)
 {
     struct tx *t = ud;
-    while (t->cursor < t->n_recs && t->recs[t->cursor].id < x->id)
-        t->cursor++;
-    if (t->cursor >= t->n_recs || t->recs[t->cursor].id != x->id)
-        return 0;
-    const struct rec *r = &t->recs[t->cursor];
-    const struct session *s = &t->sessions[r->session];
-    struct flow *f = &t->flows[s->flow];
+    struct flow *f = &t->flows[t->cur_flow];
+    uint32_t pos = t->cur_pos;
     struct rr_view ctype = rr_exchange_header(x->req_headers, x->n_req_headers, "content-type");
     int rc;
 
-    /* the same target and body at the same step give the same values: collect them once */
+    /* the same target and body at the same step give the same values: collect them once (a
+     * cache: it is emptied when full, so it stays small however many exchanges pass) */
     uint64_t key = rr_hash64(x->target.p, x->target.len, x->req_body.hash[0] ^ x->req_body.len);
-    key ^= ((uint64_t)s->flow << 32 | r->pos) * 0x9e3779b97f4a7c15u;
-    uint32_t *seen = map_slot(&t->seen_fields, key, 1);
-    bool rep = f->rep == r->session;
-    if (*seen != UINT32_MAX && !rep)
+    key ^= ((uint64_t)t->cur_flow << 32 | pos) * 0x9e3779b97f4a7c15u;
+    uint32_t *seen = map_slot(&t->seen_fields, key, 0);
+    if (seen && !t->cur_rep)
         return 0;
-    *seen = 1;
+    if (!seen) {
+        if (t->seen_fields.n >= SEEN_MAX)
+            map_fini(&t->seen_fields);
+        map_put(&t->seen_fields, key, 1);
+    }
     rr_buf_reset(&t->body);
     if (x->req_body.len) {
         rc = rr_store_body_get(t->s, &x->req_body, &t->body);
         if (rc && rc != RR_ENOTFOUND)
             return rc;
     }
-    request_fields((const char *)x->target.p, x->target.len, ctype, &t->body, collect_field,
-                   &f->fields[r->pos]);
-    if (!rep)
+    struct collect col = {&f->fields[pos], x->id};
+    request_fields((const char *)x->target.p, x->target.len, ctype, &t->body, collect_field, &col);
+    if (!t->cur_rep)
         return 0;
-    struct cap *c = &f->caps[r->pos];
+    struct cap *c = &f->caps[pos];
     c->id = x->id;
     c->method = vdup(x->method);
     c->target = vdup(x->target);
@@ -1142,6 +1171,319 @@ static int pass2_cb(const struct rr_exchange *x, void *ud)
             return rc;
     }
     return 0;
+}
+
+static int cmp_xrec(const void *a, const void *b)
+{
+    const struct xrec *ra = a, *rb = b;
+    if (ra->t0 != rb->t0)
+        return ra->t0 < rb->t0 ? -1 : 1;
+    return ra->id < rb->id ? -1 : ra->id > rb->id ? 1 : 0;
+}
+
+static uint64_t rng_next(uint64_t *s)
+{
+    /* xorshift64*: a fixed seed per flow, so a plan is the same on every run */
+    uint64_t x = *s;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *s = x;
+    return x * 0x2545f4914f6cdd1du;
+}
+
+static void think_add(struct flow *f, struct thinkq *q, uint64_t gap)
+{
+    if (!q->seen || gap < q->min)
+        q->min = gap;
+    if (gap > q->max)
+        q->max = gap;
+    q->seen++;
+    if (q->n_res < THINK_SAMPLE) {
+        q->res = grow_arr(q->res, &q->cap_res, q->n_res + 1, sizeof(uint64_t));
+        q->res[q->n_res++] = gap;
+        return;
+    }
+    /* reservoir sampling: the k-th gap replaces a random slot with probability SAMPLE/k */
+    uint64_t r = rng_next(&f->rng) % q->seen;
+    if (r < THINK_SAMPLE)
+        q->res[r] = gap;
+}
+
+static void span_min(struct tx *t, uint64_t v, uint64_t id)
+{
+    if (!t->min1.id || v < t->min1.t) {
+        t->min2 = t->min1;
+        t->min1 = (struct span){v, id};
+    } else if (!t->min2.id || v < t->min2.t) {
+        t->min2 = (struct span){v, id};
+    }
+}
+
+static void span_max(struct tx *t, uint64_t v, uint64_t id)
+{
+    if (!t->max1.id || v > t->max1.t) {
+        t->max2 = t->max1;
+        t->max1 = (struct span){v, id};
+    } else if (!t->max2.id || v > t->max2.t) {
+        t->max2 = (struct span){v, id};
+    }
+}
+
+static uint64_t seq_hash(const struct xrec *x, uint32_t n)
+{
+    uint64_t h = 1469598103934665603u;
+    for (uint32_t k = 0; k < n; k++) {
+        h ^= x[k].step + 1;
+        h *= 1099511628211u;
+    }
+    return h ^ n;
+}
+
+/* Folds a finished session into its flow. */
+static int fold(struct tx *t, struct osess *o)
+{
+    if (!o->n)
+        return 0;
+    qsort(o->x, o->n, sizeof(*o->x), cmp_xrec);
+    uint64_t h = seq_hash(o->x, o->n);
+    uint32_t fi;
+    /* probe past hash collisions of different sequences */
+    for (;; h++) {
+        fi = map_get(&t->flow_idx, h);
+        if (fi == NIL)
+            break;
+        const struct flow *f = &t->flows[fi];
+        bool eq = f->n == o->n;
+        for (uint32_t k = 0; k < o->n && eq; k++)
+            eq = f->seq[k] == o->x[k].step;
+        if (eq)
+            break;
+    }
+    if (fi == NIL) {
+        fi = (uint32_t)t->n_flows;
+        map_put(&t->flow_idx, h, fi);
+        t->flows = rr_xrealloc(t->flows, (t->n_flows + 1) * sizeof(*t->flows));
+        struct flow *f = &t->flows[t->n_flows++];
+        memset(f, 0, sizeof(*f));
+        f->n = o->n;
+        f->seq = rr_xmalloc(o->n * sizeof(uint32_t));
+        for (uint32_t k = 0; k < o->n; k++)
+            f->seq[k] = o->x[k].step;
+        f->rep_id = UINT64_MAX;
+        f->think_sum = rr_xcalloc(o->n + 1, sizeof(uint64_t));
+        f->tq = rr_xcalloc(o->n + 1, sizeof(struct thinkq));
+        f->fields = rr_xcalloc(o->n + 1, sizeof(struct fstep));
+        f->caps = rr_xcalloc(o->n + 1, sizeof(struct cap));
+        f->rng = 0x9e3779b97f4a7c15u ^ h;
+    }
+    struct flow *f = &t->flows[fi];
+    f->count++;
+    t->st->sessions++;
+    for (uint32_t k = 0; k + 1 < o->n; k++) {
+        const struct xrec *a = &o->x[k], *b = &o->x[k + 1];
+        uint64_t gap = b->t0 > a->t1 ? b->t0 - a->t1 : 0;
+        f->think_sum[k] += gap;
+        think_add(f, &f->tq[k], gap);
+    }
+    span_min(t, o->first, o->min_id);
+    span_max(t, o->last, o->min_id);
+    /* the representative is the flow's first session in the store's order; one that closes
+     * late (it idled longer) takes the place of one that closed before it */
+    t->cur_rep = o->min_id < f->rep_id;
+    if (t->cur_rep) {
+        for (uint32_t k = 0; k < f->n; k++)
+            cap_fini(&f->caps[k]);
+        f->rep_id = o->min_id;
+        f->rep_first = o->first;
+        f->rep_last = o->last;
+    }
+    t->cur_flow = fi;
+    for (uint32_t k = 0; k < o->n; k++) {
+        t->cur_pos = k;
+        int rc = rr_store_exchange_get(t->s, o->x[k].id, fold_cb, t);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/* Closes a session: it is folded into its flow, and its map entries go. */
+static int sess_close(struct tx *t, uint32_t s)
+{
+    struct osess *o = &t->os[s];
+    for (uint32_t i = 0; i < o->n_conns; i++)
+        if (map_get(&t->conn_sess, o->conns[i]) == s)
+            map_del(&t->conn_sess, o->conns[i]);
+    for (uint32_t i = 0; i < o->n_ids; i++)
+        if (map_get(&t->ident, o->ids[i]) == s)
+            map_del(&t->ident, o->ids[i]);
+    if (t->client_sess.n && map_get(&t->client_sess, o->client) == s)
+        map_del(&t->client_sess, o->client);
+    t->open_x -= o->n;
+    int rc = fold(t, o);
+    sess_free(t, s);
+    return rc;
+}
+
+/* Closes the sessions idle for longer than the horizon (plus the walk's disorder). */
+static int sweep(struct tx *t)
+{
+    while (t->tail != NIL) {
+        const struct osess *o = &t->os[t->tail];
+        if (o->last + t->horizon + SLACK_US >= t->watermark)
+            break;
+        int rc = sess_close(t, t->tail);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static int close_all(struct tx *t)
+{
+    /* in order of activity, oldest first, as the sweep would */
+    while (t->tail != NIL) {
+        int rc = sess_close(t, t->tail);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/* The walk's last exchange: every session still open closes inside the walk's read
+ * transaction (one lookup per exchange, not one transaction each). */
+static int last_cb(const struct rr_exchange *x, void *ud)
+{
+    struct tx *t = ud;
+    return x->id == t->last_id ? close_all(t) : 0;
+}
+
+static int walk_cb(const struct rr_exchange *x, void *ud)
+{
+    struct tx *t = ud;
+    const struct rr_transform_rules *r = t->rules;
+    const char *path, *query;
+    size_t plen, qlen;
+
+    t->st->exchanges++;
+    t->last_id = x->id;
+    if (x->flags & RR_XF_PUSH) {
+        t->st->dropped_rule++;
+        return 0;
+    }
+    split_target((const char *)x->target.p, x->target.len, &path, &plen, &query, &qlen);
+    int verdict = filter_rules(r, x, path, plen);
+    if (verdict == 0 || (verdict < 0 && (!x->status || !x->method.len))) {
+        t->st->dropped_rule++;
+        return 0;
+    }
+    if (verdict < 0 && !r->keep_statics &&
+        (is_static_path(path, plen) ||
+         is_static_type(rr_exchange_header(x->resp_headers, x->n_resp_headers, "content-type")) ||
+         (plen == 12 && !memcmp(path, "/favicon.ico", 12)))) {
+        t->st->dropped_static++;
+        rr_buf_reset(&t->tmp);
+        rr_buf_add(&t->tmp, x->method.p, x->method.len);
+        rr_buf_addc(&t->tmp, ' ');
+        rr_buf_add(&t->tmp, path, plen);
+        size_t i = strset_add(&t->statics, rr_buf_cstr(&t->tmp));
+        if (i >= t->cap_static) {
+            size_t nc = t->cap_static ? t->cap_static * 2 : 16;
+            t->static_counts = rr_xrealloc(t->static_counts, nc * sizeof(uint64_t));
+            memset(t->static_counts + t->cap_static, 0, (nc - t->cap_static) * sizeof(uint64_t));
+            t->cap_static = nc;
+        }
+        t->static_counts[i]++;
+        return 0;
+    }
+    /* name */
+    const char *name = NULL;
+    for (size_t i = 0; i < r->n_names && !name; i++) {
+        const struct tx_name_rule *n = &r->names[i];
+        if ((!n->method || rr_view_caseeqs(x->method, n->method)) && tx_glob(n->glob, path, plen))
+            name = n->name;
+    }
+    struct rr_buf nb;
+    rr_buf_init(&nb);
+    if (!name) {
+        rr_transform_name((const char *)x->target.p, x->target.len, &nb);
+        name = rr_buf_cstr(&nb);
+    }
+    uint32_t step = intern_step(t, (const char *)x->method.p, x->method.len, name);
+    rr_buf_fini(&nb);
+
+    /* host */
+    rr_buf_reset(&t->tmp);
+    rr_buf_add(&t->tmp, x->scheme.len ? x->scheme.p : (const uint8_t *)"http",
+               x->scheme.len ? x->scheme.len : 4);
+    rr_buf_adds(&t->tmp, "://");
+    rr_buf_add(&t->tmp, x->authority.p, x->authority.len);
+    size_t nh = t->hosts.n, hi = strset_add(&t->hosts, rr_buf_cstr(&t->tmp));
+    if (t->hosts.n != nh) {
+        t->host_counts = rr_xrealloc(t->host_counts, t->hosts.n * sizeof(uint32_t));
+        t->host_counts[hi] = 0;
+    }
+    t->host_counts[hi]++;
+
+    uint64_t t0 = x->t_req_start_us, t1 = x->t_resp_end_us ? x->t_resp_end_us : x->t_req_end_us;
+    if (t1 < t0)
+        t1 = t0;
+    if (t0 > t->watermark)
+        t->watermark = t0;
+    uint64_t conn = x->conn_id;
+    t->cur_t0 = t0;
+    (void)sess_of_conn(t, conn, t0);
+
+    if (r->session == TXS_AUTO) {
+        struct rr_view auth = rr_exchange_header(x->req_headers, x->n_req_headers, "authorization");
+        if (auth.p) {
+            const uint8_t *sp = memrchr(auth.p, ' ', auth.len);
+            size_t off = sp ? (size_t)(sp + 1 - auth.p) : 0;
+            identity(t, conn, auth.p + off, auth.len - off);
+        }
+        for (size_t i = 0; i < x->n_req_headers; i++)
+            if (rr_view_caseeqs(x->req_headers[i].name, "cookie"))
+                cookie_identities(t, conn, x->req_headers[i].value);
+        for (size_t i = 0; i < x->n_resp_headers; i++) {
+            if (!rr_view_caseeqs(x->resp_headers[i].name, "set-cookie"))
+                continue;
+            struct rr_view v = x->resp_headers[i].value;
+            if (!v.len)
+                continue;
+            const uint8_t *eq = memchr(v.p, '=', v.len), *semi = memchr(v.p, ';', v.len);
+            if (eq && (!semi || eq < semi))
+                identity(t, conn, eq + 1, (size_t)((semi ? semi : v.p + v.len) - eq - 1));
+        }
+        /* an anonymous request answered with JSON: the answer may hand out a token */
+        if (!auth.p && x->status >= 200 && x->status < 300 && x->resp_body.len &&
+            x->resp_body.len < 65536 &&
+            is_json_type(rr_exchange_header(x->resp_headers, x->n_resp_headers, "content-type")) &&
+            !rr_view_caseeqs(x->method, "GET")) {
+            rr_buf_reset(&t->body);
+            if (rr_store_body_get(t->s, &x->resp_body, &t->body) == 0)
+                json_string_identities(t, conn, (const char *)t->body.p, t->body.len);
+        }
+    }
+
+    uint32_t s = map_get(&t->conn_sess, conn);
+    struct osess *o = &t->os[s];
+    o->x = grow_arr(o->x, &o->cap, o->n + 1, sizeof(struct xrec));
+    o->x[o->n++] = (struct xrec){x->id, t0, t1, step};
+    if (t0 < o->first)
+        o->first = t0;
+    if (t1 > o->last)
+        o->last = t1;
+    if (x->id < o->min_id)
+        o->min_id = x->id;
+    touch(t, s);
+    t->st->kept++;
+    if (++t->open_x > t->peak_open_x)
+        t->peak_open_x = t->open_x;
+    /* endless anonymous traffic from one address chains into one session: bounded here */
+    if (!t->rc && o->n >= MAX_SESSION_X)
+        t->rc = sess_close(t, s);
+    return t->rc ? t->rc : sweep(t);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -1375,7 +1717,7 @@ static bool value_var(struct build *b, uint32_t pos, const char *key, const char
     for (size_t i = 0; i < fs->n; i++)
         if (!strcmp(fs->f[i].key, key))
             fd = &fs->f[i];
-    if (!fd || fd->values.n < 2 || b->f->count < 2) {
+    if (!fd || fd->n < 2 || b->f->count < 2) {
         free(val);
         return false;
     }
@@ -1395,13 +1737,17 @@ static bool value_var(struct build *b, uint32_t pos, const char *key, const char
         b->t->st->pools++;
     }
     struct rr_plan_pool *pl = &plan->pools[pi];
-    for (size_t i = 0; i < fd->values.n; i++) {
+    if (fd->capped && strset_find(&b->t->capped, pl->name) < 0) {
+        strset_add(&b->t->capped, pl->name);
+        b->t->st->capped_pools++;
+    }
+    for (size_t i = 0; i < fd->n; i++) {
         bool have = false;
         for (size_t k = 0; k < pl->n_values && !have; k++)
-            have = !strcmp(pl->values[k], fd->values.v[i]);
+            have = !strcmp(pl->values[k], fd->vals[i].v);
         if (!have && pl->n_values < MAX_POOL_VALUES) {
             pl->values = rr_xrealloc(pl->values, (pl->n_values + 1) * sizeof(char *));
-            pl->values[pl->n_values++] = rr_xstrdup(fd->values.v[i]);
+            pl->values[pl->n_values++] = rr_xstrdup(fd->vals[i].v);
         }
     }
     if (strset_find(&b->sess_vals, val) < 0) {
@@ -1789,11 +2135,53 @@ static void add_check(struct rr_plan_step *s, const struct rr_plan_check *c)
     d->message = c->message ? rr_xstrdup(c->message) : NULL;
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static int cmp_fval(const void *a, const void *b)
+{
+    const struct fval *x = a, *y = b;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* Quantiles of a step's recorded waits: THINK_Q of them from the minimum to the maximum,
+ * interpolated over the sorted sample; none when fewer than two waits or all equal. */
+static void think_quantiles(const struct thinkq *q, struct rr_plan_step *s)
+{
+    if (q->seen < 2 || q->min == q->max || !q->n_res)
+        return;
+    uint64_t *v = rr_xmalloc(q->n_res * sizeof(uint64_t));
+    memcpy(v, q->res, q->n_res * sizeof(uint64_t));
+    qsort(v, q->n_res, sizeof(uint64_t), cmp_u64);
+    s->think_q_us = rr_xmalloc(THINK_Q * sizeof(uint64_t));
+    s->n_think_q = THINK_Q;
+    for (unsigned i = 0; i < THINK_Q; i++) {
+        double pos = (double)i / (THINK_Q - 1) * (double)(q->n_res - 1);
+        size_t lo = (size_t)pos;
+        size_t hi = lo + 1 < q->n_res ? lo + 1 : lo;
+        double fr = pos - (double)lo;
+        uint64_t x = (uint64_t)((double)v[lo] + fr * ((double)v[hi] - (double)v[lo]) + 0.5);
+        if (x < q->min)
+            x = q->min;
+        if (x > q->max)
+            x = q->max;
+        if (i && x < s->think_q_us[i - 1])
+            x = s->think_q_us[i - 1];
+        s->think_q_us[i] = x;
+    }
+    /* the ends are exact over every wait, not only the sample */
+    s->think_q_us[0] = q->min;
+    s->think_q_us[THINK_Q - 1] = q->max;
+    free(v);
+}
+
 static void build_flow(struct tx *t, struct rr_plan *plan, uint32_t fi, struct rr_plan_flow *out,
-                       struct strset *all_extract, uint32_t weight)
+                       struct strset *all_extract, uint32_t weight, unsigned number)
 {
     struct flow *f = &t->flows[fi];
-    const struct session *rs = &t->sessions[f->rep];
     const struct rr_transform_rules *r = t->rules;
     struct build b;
     memset(&b, 0, sizeof(b));
@@ -1806,7 +2194,7 @@ static void build_flow(struct tx *t, struct rr_plan *plan, uint32_t fi, struct r
 
     for (uint32_t k = 0; k < f->n; k++) {
         const struct cap *c = &f->caps[k];
-        const struct stepdef *sd = &t->steps[t->recs[rs->recs[k]].step];
+        const struct stepdef *sd = &t->steps[f->seq[k]];
         struct rr_plan_step *s = &b.steps[k];
         s->name = rr_xstrdup(sd->name);
         s->method = rr_xstrdup(c->method ? c->method : sd->method);
@@ -1832,6 +2220,7 @@ static void build_flow(struct tx *t, struct rr_plan *plan, uint32_t fi, struct r
         }
         build_body(&b, k, c, s);
         s->think_us = f->count ? f->think_sum[k] / f->count : 0;
+        think_quantiles(&f->tq[k], s);
         s->exchange_id = c->id;
         if (c->status) {
             struct rr_plan_check st = {RR_CHECK_STATUS,
@@ -1864,7 +2253,7 @@ static void build_flow(struct tx *t, struct rr_plan *plan, uint32_t fi, struct r
         else
             break;
     }
-    if (n_start + n_stop >= b.n) {
+    if (n_start + n_stop >= b.n || f->role != ROLE_FLOW) {
         n_start = 0;
         n_stop = 0;
     }
@@ -1883,7 +2272,7 @@ static void build_flow(struct tx *t, struct rr_plan *plan, uint32_t fi, struct r
     /* the flow's name: its loop steps */
     struct rr_buf nm;
     rr_buf_init(&nm);
-    rr_buf_printf(&nm, "F%u", fi + 1);
+    rr_buf_printf(&nm, "F%u", number);
     for (size_t k = 0; k < out->n_steps && nm.len < 70; k++)
         rr_buf_printf(&nm, "%s%s", k ? " > " : ": ", out->steps[k].name);
     (void)rr_buf_cstr(&nm);
@@ -1925,36 +2314,18 @@ static uint32_t gcd32(uint32_t a, uint32_t b)
     return a;
 }
 
-static void cap_fini(struct cap *c)
-{
-    free(c->method);
-    free(c->target);
-    free(c->scheme);
-    free(c->authority);
-    for (size_t i = 0; i < c->n_req; i++) {
-        free(c->req[i].name);
-        free(c->req[i].value);
-    }
-    free(c->req);
-    for (size_t i = 0; i < c->n_resp; i++) {
-        free(c->resp[i].name);
-        free(c->resp[i].value);
-    }
-    free(c->resp);
-    rr_buf_fini(&c->req_body);
-    rr_buf_fini(&c->resp_body);
-}
-
 static void tx_fini(struct tx *t)
 {
-    map_fini(&t->conn_unit);
+    while (t->tail != NIL)
+        sess_free(t, t->tail);
+    free(t->os);
+    map_fini(&t->conn_sess);
     map_fini(&t->ident);
-    map_fini(&t->client_idx);
+    map_fini(&t->anon_head);
+    map_fini(&t->client_sess);
     map_fini(&t->step_idx);
-    map_fini(&t->host_idx);
+    map_fini(&t->flow_idx);
     map_fini(&t->seen_fields);
-    free(t->units);
-    free(t->recs);
     for (size_t i = 0; i < t->n_steps; i++) {
         free(t->steps[i].method);
         free(t->steps[i].name);
@@ -1964,25 +2335,29 @@ static void tx_fini(struct tx *t)
     free(t->static_counts);
     strset_fini(&t->hosts);
     free(t->host_counts);
+    strset_fini(&t->capped);
     rr_buf_fini(&t->tmp);
     rr_buf_fini(&t->body);
-    if (t->n_sessions)
-        free(t->sessions[0].recs);
-    free(t->sessions);
     for (size_t i = 0; i < t->n_flows; i++) {
         struct flow *f = &t->flows[i];
         for (uint32_t k = 0; k < f->n; k++) {
             for (size_t j = 0; j < f->fields[k].n; j++) {
-                free(f->fields[k].f[j].key);
-                strset_fini(&f->fields[k].f[j].values);
+                struct field *fd = &f->fields[k].f[j];
+                free(fd->key);
+                for (size_t v = 0; v < fd->n; v++)
+                    free(fd->vals[v].v);
+                free(fd->vals);
+                map_fini(&fd->idx);
             }
             free(f->fields[k].f);
-            if (f->caps[k].id)
-                cap_fini(&f->caps[k]);
+            cap_fini(&f->caps[k]);
+            free(f->tq[k].res);
         }
+        free(f->seq);
         free(f->fields);
         free(f->caps);
         free(f->think_sum);
+        free(f->tq);
     }
     free(t->flows);
 }
@@ -1998,12 +2373,79 @@ void rr_transform_stats_fini(struct rr_transform_stats *st)
     rr_buf_fini(&st->statics);
 }
 
+static struct tx *flow_sort_ctx;
+
+static int cmp_flow_first(const void *a, const void *b)
+{
+    const struct flow *x = &flow_sort_ctx->flows[*(const uint32_t *)a],
+                      *y = &flow_sort_ctx->flows[*(const uint32_t *)b];
+    return x->rep_id < y->rep_id ? -1 : x->rep_id > y->rep_id;
+}
+
+/* Whether every step of the flow's representative matches one of the rules. */
+static bool all_steps_match(const struct flow *f, const struct tx_name_rule *rules, size_t n)
+{
+    if (!n)
+        return false;
+    for (uint32_t k = 0; k < f->n; k++) {
+        const struct cap *c = &f->caps[k];
+        const char *path, *query;
+        size_t plen, qlen;
+        split_target(c->target, c->target ? strlen(c->target) : 0, &path, &plen, &query, &qlen);
+        bool m = false;
+        for (size_t i = 0; i < n && !m; i++)
+            m = (!rules[i].method || (c->method && !strcasecmp(rules[i].method, c->method))) &&
+                tx_glob(rules[i].glob, path, plen);
+        if (!m)
+            return false;
+    }
+    return true;
+}
+
+/* Test-level steps: a session kind forced by a rule, or seen once and wholly before (after)
+ * every other session, runs once per test instead of being a flow. */
+static void assign_roles(struct tx *t)
+{
+    const struct rr_transform_rules *r = t->rules;
+    size_t regular = 0;
+    for (size_t i = 0; i < t->n_flows; i++) {
+        struct flow *f = &t->flows[i];
+        if (all_steps_match(f, r->before, r->n_before))
+            f->role = ROLE_BEFORE;
+        else if (all_steps_match(f, r->after, r->n_after))
+            f->role = ROLE_AFTER;
+        else if (!r->no_before && f->count == 1 && t->min1.id == f->rep_id && t->min2.id &&
+                 f->rep_last < t->min2.t)
+            f->role = ROLE_BEFORE;
+        else if (!r->no_after && f->count == 1 && t->max1.id == f->rep_id && t->max2.id &&
+                 f->rep_first > t->max2.t)
+            f->role = ROLE_AFTER;
+        regular += f->role == ROLE_FLOW;
+    }
+    /* a plan needs a flow: with none left, nothing is test-level */
+    if (!regular)
+        for (size_t i = 0; i < t->n_flows; i++)
+            t->flows[i].role = ROLE_FLOW;
+}
+
+static void append_steps(struct rr_plan_step **list, size_t *n, struct rr_plan_flow *fl)
+{
+    *list = rr_xrealloc(*list, (*n + fl->n_steps + 1) * sizeof(**list));
+    memcpy(*list + *n, fl->steps, fl->n_steps * sizeof(**list));
+    *n += fl->n_steps;
+    free(fl->steps);
+    free(fl->name);
+    free(fl->on_start);
+    free(fl->on_stop);
+}
+
 int rr_transform_run(struct rr_store *s, const struct rr_transform_opts *o, struct rr_plan **out,
                      struct rr_transform_stats *st, char *why, size_t whylen)
 {
     struct tx t;
     struct rr_plan *plan = NULL;
     struct strset all_extract = {0};
+    uint32_t *order = NULL;
     int rc;
 
     memset(&t, 0, sizeof(t));
@@ -2015,47 +2457,53 @@ int rr_transform_run(struct rr_store *s, const struct rr_transform_opts *o, stru
     t.defaults.wait.scale = 1.0;
     t.rules = o && o->rules ? o->rules : &t.defaults;
     t.no_corr = (o && o->no_correlation) || t.rules->no_correlation;
+    t.free_os = t.head = t.tail = NIL;
+    if (t.rules->session == TXS_CLIENT)
+        t.horizon = t.rules->gap_us ? t.rules->gap_us : 30000000;
+    else
+        t.horizon = t.rules->idle_us ? t.rules->idle_us : IDLE_US;
+    if (t.horizon < ANON_GAP_US)
+        t.horizon = ANON_GAP_US;
     rr_buf_init(&t.tmp);
     rr_buf_init(&t.body);
     rr_buf_reset(&st->statics);
 
-    if (t.rules->session != TXS_CLIENT) {
-        rc = rr_store_conn_foreach(s, conn_cb, &t);
-        if (rc) {
-            snprintf(why, whylen, "reading connections: %s",
-                     rr_store_errmsg(s) ? rr_store_errmsg(s) : rr_strerror(rc));
-            goto out;
-        }
-    } else {
-        /* one unit per connection still, merged per client address below */
-        rc = rr_store_conn_foreach(s, conn_cb, &t);
-        if (rc)
-            goto out;
-    }
-    rc = rr_store_exchange_foreach(s, 0, pass1_cb, &t);
+    rc = rr_store_exchange_foreach(s, 0, walk_cb, &t);
+    if (rc == 0 && t.last_id)
+        rc = rr_store_exchange_foreach(s, t.last_id, last_cb, &t);
+    if (rc == 0)
+        rc = close_all(&t); /* only when the last exchange vanished under the walk */
     if (rc) {
         snprintf(why, whylen, "reading exchanges: %s",
                  rr_store_errmsg(s) ? rr_store_errmsg(s) : rr_strerror(rc));
         goto out;
     }
+    st->peak_open = t.peak_open_x;
     for (size_t i = 0; i < t.statics.n; i++)
         rr_buf_printf(&st->statics, "%llu %s\n", (unsigned long long)t.static_counts[i],
                       t.statics.v[i]);
-    if (!t.n_recs) {
+    if (!st->kept) {
         snprintf(why, whylen, "no exchange left to replay (%llu read, %llu static, %llu filtered)",
                  (unsigned long long)st->exchanges, (unsigned long long)st->dropped_static,
                  (unsigned long long)st->dropped_rule);
         rc = RR_ENOTFOUND;
         goto out;
     }
-    build_sessions(&t);
-    build_flows(&t);
-    rc = rr_store_exchange_foreach(s, 0, pass2_cb, &t);
-    if (rc) {
-        snprintf(why, whylen, "reading exchanges: %s",
-                 rr_store_errmsg(s) ? rr_store_errmsg(s) : rr_strerror(rc));
-        goto out;
-    }
+    /* pool values in the order they were first sent, whatever order the sessions closed in */
+    for (size_t i = 0; i < t.n_flows; i++)
+        for (uint32_t k = 0; k < t.flows[i].n; k++)
+            for (size_t j = 0; j < t.flows[i].fields[k].n; j++) {
+                struct field *fd = &t.flows[i].fields[k].f[j];
+                qsort(fd->vals, fd->n, sizeof(*fd->vals), cmp_fval);
+                map_fini(&fd->idx);
+            }
+    /* flows in the order of their first session */
+    order = rr_xmalloc((t.n_flows + 1) * sizeof(uint32_t));
+    for (size_t i = 0; i < t.n_flows; i++)
+        order[i] = (uint32_t)i;
+    flow_sort_ctx = &t;
+    qsort(order, t.n_flows, sizeof(uint32_t), cmp_flow_first);
+    assign_roles(&t);
 
     plan = rr_xcalloc(1, sizeof(*plan));
     size_t best = 0;
@@ -2069,13 +2517,28 @@ int rr_transform_run(struct rr_store *s, const struct rr_transform_opts *o, stru
         plan->wait = t.rules->wait;
     uint32_t g = 0;
     for (size_t i = 0; i < t.n_flows; i++)
-        g = gcd32(t.flows[i].count, g);
+        if (t.flows[i].role == ROLE_FLOW)
+            g = gcd32(t.flows[i].count, g);
     plan->flows = rr_xcalloc(t.n_flows + 1, sizeof(*plan->flows));
     for (size_t i = 0; i < t.n_flows; i++) {
-        build_flow(&t, plan, (uint32_t)i, &plan->flows[i], &all_extract,
-                   t.flows[i].count / (g ? g : 1));
-        plan->n_flows++;
+        const struct flow *f = &t.flows[order[i]];
+        if (f->role == ROLE_FLOW) {
+            build_flow(&t, plan, order[i], &plan->flows[plan->n_flows], &all_extract,
+                       f->count / (g ? g : 1), (unsigned)plan->n_flows + 1);
+            plan->n_flows++;
+            continue;
+        }
+        struct rr_plan_flow tmp;
+        memset(&tmp, 0, sizeof(tmp));
+        build_flow(&t, plan, order[i], &tmp, &all_extract, 1, 0);
+        if (f->role == ROLE_BEFORE)
+            append_steps(&plan->before, &plan->n_before, &tmp);
+        else
+            append_steps(&plan->after, &plan->n_after, &tmp);
     }
+    st->flows = plan->n_flows;
+    st->before = plan->n_before;
+    st->after = plan->n_after;
     /* rule pools: a CSV file, a mode, a scope */
     for (size_t i = 0; i < t.rules->n_pools; i++) {
         const struct tx_pool_rule *pr = &t.rules->pools[i];
@@ -2113,6 +2576,7 @@ int rr_transform_run(struct rr_store *s, const struct rr_transform_opts *o, stru
 out:
     rr_plan_free(&plan);
     strset_fini(&all_extract);
+    free(order);
     tx_fini(&t);
     return rc;
 }
@@ -2142,6 +2606,16 @@ void rr_transform_summary(const struct rr_plan *p, const struct rr_transform_sta
                                   kn[x->kind], x->expr, lists[l][k].method, lists[l][k].name);
                 }
     }
+    const struct rr_plan_step *tl[2] = {p->before, p->after};
+    size_t ntl[2] = {p->n_before, p->n_after};
+    for (int l = 0; l < 2; l++) {
+        if (!ntl[l])
+            continue;
+        rr_buf_printf(out, "%s (once per test):", l ? "after" : "before");
+        for (size_t k = 0; k < ntl[l]; k++)
+            rr_buf_printf(out, "%s%s %s", k ? ", " : " ", tl[l][k].method, tl[l][k].name);
+        rr_buf_addc(out, '\n');
+    }
     rr_buf_printf(out, "extractors: %llu\n", (unsigned long long)st->extractors);
     rr_buf_printf(out, "pools: %zu\n", p->n_pools);
     for (size_t i = 0; i < p->n_pools; i++) {
@@ -2153,6 +2627,11 @@ void rr_transform_summary(const struct rr_plan *p, const struct rr_transform_sta
         else
             rr_buf_printf(out, "  ${%s}: %s, %zu values\n", pl->name, mn[pl->mode], pl->n_values);
     }
+    if (st->capped_pools)
+        rr_buf_printf(out,
+                      "  %llu pool(s) from fields with more than %d distinct values per step: "
+                      "only the first %d were kept\n",
+                      (unsigned long long)st->capped_pools, MAX_FIELD_VALUES, MAX_FIELD_VALUES);
     if (st->statics.len) {
         rr_buf_printf(out, "static assets dropped (keep them with the rule \"keep statics\"):\n");
         const char *s = (const char *)st->statics.p, *end = s + st->statics.len;

@@ -53,8 +53,12 @@ struct rr_transform_rules {
     int keep_statics;
     int no_correlation;
     enum tx_session_mode session;
-    uint64_t gap_us; /* TXS_CLIENT idle gap; TXS_AUTO: how soon an anonymous connection must be
-                      * followed by the connection it joins */
+    uint64_t gap_us;  /* TXS_CLIENT idle gap; TXS_AUTO: how soon an anonymous connection must be
+                       * followed by the connection it joins */
+    uint64_t idle_us; /* session auto/connection: idle time after which a session ends */
+    int no_before, no_after; /* no detection of test-level steps (rules still force them) */
+    size_t n_before, n_after;
+    struct tx_name_rule *before, *after; /* name unused: METHOD (or NULL) and PATH-GLOB */
     int has_wait;
     struct rr_plan_wait wait;
     size_t n_filters, n_names, n_correlate, n_ignore, n_pools, n_checks;

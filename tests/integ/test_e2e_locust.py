@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """Issue 4, fourth test: `rrload export FILE.db --locustfile out.py` for shop-h1.pcap runs under
 Debian's /usr/bin/locust (python3-locust) headless against the demo target with 0 failures, and
-its requests carry the same names as rrload's own replay of the same plan.
+its requests carry the same names as rrload's own replay of the same plan (whose think times
+are given as distributions, `think MEAN dist ...`).
 Usage: test_e2e_locust.py DEMO_TARGET_EXE (exit 77 without /usr/bin/locust)"""
 import os
+import re
 import subprocess
 import sys
 
@@ -27,9 +29,17 @@ def main():
     db = os.path.join(tmp, "shop.db")
     e2e.record("shop-h1.pcap", db)
     e2e.transform(db)
+    # recorded waits as (other) distributions (min 0, the recorded mean as median, twice it as max),
+    # so the locustfile draws its waits as rrload does
+    e2e.edit_plan(db, tmp, lambda t: re.sub(
+        r"(?m)^( +think )(\d+(?:\.\d+)?)(?: dist[ 0-9.]*)?$",
+        lambda m: "%s%s dist 0 %s %.6f" % (m.group(1), m.group(2), m.group(2),
+                                           2 * float(m.group(2))), t))
     lf = os.path.join(tmp, "shop_locust.py")
     rc, out, err = rr("export", db, "--locustfile", lf)
     check(rc == 0 and os.path.getsize(lf) > 0, "export --locustfile", err)
+    check("user.think = _think((0.000000, " in open(lf).read(),
+          "the locustfile draws the waits from the recorded quantiles")
 
     with DemoTarget(exe, log=True, h2c=False) as t:
         p = subprocess.run([LOCUST, "-f", lf, "--headless", "-u", "2", "-r", "2", "-t", "5s",

@@ -143,6 +143,28 @@ def with_plan(tmp):
               for r in reqs), "only the plan's targets were requested")
 
 
+def with_h2c(tmp):
+    """--http2 against an http:// target runs the h2 engine: one connection per user."""
+    exe = os.path.join(BUILD, "samples", "demo_target")
+    with DemoTarget(exe, log=True) as t:
+        db = make_store(tmp, t.h2c_url)
+        if not db:
+            return
+        rc, out, err = run([db, "-u", "2", "-r", "100", "--iterations", "6", "--http2",
+                            "--only-summary"])
+        first = err.splitlines()[0] if err else ""
+        check("(engine h2)" in first and t.h2c_url in first, "--http2 picks h2: %r" % first)
+        check(rc == 1 and "CatchResponseError('not an icon')" in err,
+              "h2: the same checks fail as over HTTP/1.1 (%d)" % rc)
+        rc, out, err = run([db, "-u", "1", "--iterations", "1", "--engine", "h2"])
+        check("(engine h2)" in err.splitlines()[0], "--engine h2")
+    reqs = t.log_lines()
+    check(len(reqs) == 21 and all(r["version"] == "HTTP/2" for r in reqs),
+          "h2: 21 requests over HTTP/2 (%d)" % len(reqs))
+    conns = {r["conn"] for r in reqs}
+    check(len(conns) == 3, "h2: a connection per user, 3 in two runs (%d)" % len(conns))
+
+
 def main():
     if not RRLOAD or not os.access(RRLOAD, os.X_OK):
         print("# skip: RRLOAD not built")
@@ -150,6 +172,7 @@ def main():
     with tempfile.TemporaryDirectory(prefix="rr-replay-cli-") as tmp:
         usage_errors(tmp)
         with_plan(tmp)
+        with_h2c(tmp)
     print("# %d failed" % failures)
     return 1 if failures else 0
 

@@ -155,8 +155,11 @@ struct events {
     size_t n, n_fail;
     char first_error[512];
     char contexts[8][256];
-    uint64_t lengths[8]; /* response_length, in completion order */
     size_t n_ctx;
+    char names[16][64];
+    uint64_t lengths[16];
+    int statuses[16];
+    size_t n_rec;
 };
 
 static void on_request(const struct rr_replay_request *q, void *ud)
@@ -169,9 +172,12 @@ static void on_request(const struct rr_replay_request *q, void *ud)
             snprintf(e->first_error, sizeof(e->first_error), "%s", q->exception);
         e->n_fail++;
     }
-    if (e->n_ctx < 8) {
-        e->lengths[e->n_ctx] = q->response_length;
+    if (e->n_ctx < 8)
         snprintf(e->contexts[e->n_ctx++], sizeof(e->contexts[0]), "%s", q->context);
+    if (e->n_rec < 16) {
+        snprintf(e->names[e->n_rec], sizeof(e->names[0]), "%s", q->name);
+        e->lengths[e->n_rec] = q->response_length;
+        e->statuses[e->n_rec++] = q->status;
     }
     pthread_mutex_unlock(&e->mu);
 }
@@ -199,7 +205,9 @@ static double run(const struct rr_plan *plan, struct rr_replay_opts *o, struct e
         assert_true(rr_now_mono_us() - t0 < 20000000); /* never hang */
     double secs = (double)(rr_now_mono_us() - t0) / 1e6;
     rr_replay_counts(r, c);
-    assert_string_equal(rr_replay_engine_name(r), engine == RR_ENGINE_NATIVE ? "native" : "curl");
+    assert_string_equal(rr_replay_engine_name(r), engine == RR_ENGINE_NATIVE ? "native"
+                                                  : engine == RR_ENGINE_H2   ? "h2"
+                                                                             : "curl");
     rr_replay_free(&r);
     return secs;
 }
@@ -697,99 +705,624 @@ static void test_https(void **state)
     assert_non_null(strstr(why, "--engine curl"));
 }
 
-/* Starts samples/demo_target on ephemeral ports (HTTP/1.1 and h2c), logging requests to logf;
- * 0 with the ports, or -1 when it is not built. */
-static int demo_start(pid_t *pid, unsigned *h1, unsigned *h2, char *logf, size_t loglen)
+/* ---------------------------------------------------------------- the demo target (h2c) */
+
+struct demo {
+    pid_t pid;
+    unsigned h1, h2;
+    char portf[128], logf[128];
+};
+
+/* Starts samples/demo_target on ephemeral HTTP/1.1 and h2c ports, logging requests; false
+ * when it is not built. */
+static bool demo_start(struct demo *d)
 {
-    char exe[512], portf[128];
+    char exe[512];
     const char *b = getenv("RR_BUILD_ROOT");
     snprintf(exe, sizeof(exe), "%s/samples/demo_target", b ? b : "build");
     if (access(exe, X_OK))
-        return -1;
-    snprintf(portf, sizeof(portf), "/tmp/rr-demo-%d.port", (int)getpid());
-    snprintf(logf, loglen, "/tmp/rr-demo-%d.log", (int)getpid());
-    unlink(portf);
-    unlink(logf);
-    *h1 = *h2 = 0;
-    *pid = fork();
-    assert_true(*pid >= 0);
-    if (*pid == 0) {
-        execl(exe, exe, "--port", "0", "--h2-port", "0", "--port-file", portf, "--log", logf,
+        return false;
+    kill_leftover();
+    memset(d, 0, sizeof(*d));
+    snprintf(d->portf, sizeof(d->portf), "/tmp/rr-h2c-%d.port", (int)getpid());
+    snprintf(d->logf, sizeof(d->logf), "/tmp/rr-h2c-%d.log", (int)getpid());
+    unlink(d->portf);
+    unlink(d->logf);
+    d->pid = fork();
+    assert_true(d->pid >= 0);
+    if (d->pid == 0) {
+        execl(exe, exe, "--port", "0", "--h2-port", "0", "--port-file", d->portf, "--log", d->logf,
               (char *)NULL);
         _exit(127);
     }
-    live_server = *pid;
-    for (int i = 0; i < 200 && *h2 == 0; i++) {
-        FILE *f = fopen(portf, "r");
+    live_server = d->pid;
+    for (int i = 0; i < 300 && d->h2 == 0; i++) {
+        FILE *f = fopen(d->portf, "r");
         if (f) {
-            if (fscanf(f, "http=%u h2c=%u", h1, h2) != 2)
-                *h2 = 0;
+            if (fscanf(f, "http=%u h2c=%u", &d->h1, &d->h2) != 2)
+                d->h2 = 0;
             fclose(f);
         }
-        if (!*h2)
+        if (!d->h2)
             usleep(10000);
     }
-    unlink(portf);
-    assert_true(*h2 > 0);
-    return 0;
+    assert_true(d->h2 > 0);
+    return true;
 }
 
-static void demo_stop(pid_t pid, const char *logf)
+static void demo_stop(struct demo *d)
 {
     live_server = 0;
-    kill(pid, SIGTERM);
-    waitpid(pid, NULL, 0);
-    unlink(logf);
+    if (d->pid > 0) {
+        kill(d->pid, SIGTERM);
+        waitpid(d->pid, NULL, 0);
+        d->pid = 0;
+    }
+    unlink(d->portf);
 }
 
-/* HTTP/2 cleartext (prior knowledge) through the curl engine, against the demo target */
+/* The request log: lines (caller frees with free_requests) and the number of distinct
+ * connections they came on. */
+static size_t demo_log(struct demo *d, char ***out, size_t *n_conns)
+{
+    FILE *f = fopen(d->logf, "r");
+    char *line = NULL;
+    size_t cap = 0, n = 0;
+    long conns[4096];
+    size_t nc = 0;
+    *out = NULL;
+    if (!f) {
+        *n_conns = 0;
+        return 0;
+    }
+    while (getline(&line, &cap, f) > 0) {
+        *out = realloc(*out, (n + 1) * sizeof(char *));
+        (*out)[n++] = strdup(line);
+        const char *c = strstr(line, "\"conn\":");
+        if (!c)
+            continue;
+        long id = atol(c + 7);
+        bool seen = false;
+        for (size_t i = 0; i < nc && !seen; i++)
+            seen = conns[i] == id;
+        if (!seen && nc < 4096)
+            conns[nc++] = id;
+    }
+    free(line);
+    fclose(f);
+    unlink(d->logf);
+    *n_conns = nc;
+    return n;
+}
+
+/* HTTP/2 cleartext (prior knowledge) through the curl engine and the h2 engine */
 static void test_h2c(void **state)
 {
-    char logf[128], url[64], line[4096];
-    unsigned h1, h2;
-    pid_t pid;
+    struct demo d;
+    char url[64], **lines;
+    size_t n_conns;
     struct tplan t;
     struct rr_replay_opts o;
     struct rr_replay_counts c;
     struct events ev;
     (void)state;
-    if (demo_start(&pid, &h1, &h2, logf, sizeof(logf)))
+    if (!demo_start(&d))
         skip();
-    snprintf(url, sizeof(url), "http://127.0.0.1:%u", h2);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%u", d.h2);
     tplan_init(&t, url, 2);
     t.steps[0].target = "/static/style.css";
     t.steps[1].target = "/favicon.ico";
     rr_replay_opts_init(&o);
-    o.users = 3; /* at once: a transfer must not join another user's h2c connection */
-    o.iterations = 6;
+    o.users = 1;
+    o.iterations = 3;
+    o.spawn_rate = 10;
+    o.http2 = 1;
+    run(&t.plan, &o, &ev, &c);
+    demo_stop(&d);
+    if (c.failures)
+        fail_msg("%s", ev.first_error);
+    assert_int_equal(c.requests, 6);
+    size_t n = demo_log(&d, &lines, &n_conns);
+    assert_int_equal(n, 6);
+    for (size_t i = 0; i < n; i++)
+        assert_non_null(strstr(lines[i], "\"version\":\"HTTP/2"));
+    /* the h2 engine keeps the user's one connection; curl 7.88 cannot reuse h2c ones */
+    if (engine == RR_ENGINE_H2)
+        assert_int_equal(n_conns, 1);
+    free_requests(lines, n);
+}
+
+/* The same session over HTTP/1.1 (native) and h2c (h2): correlation of the login token, the
+ * session cookie from the jar, JSON checks, a gzip body as received, a 500 as a failure. */
+static void test_demo_session(void **state)
+{
+    struct demo d;
+    char url[64], **lines;
+    size_t n_conns;
+    struct tplan t;
+    struct rr_replay_opts o;
+    struct rr_replay_counts c;
+    struct events ev;
+    (void)state;
+    if (!demo_start(&d))
+        skip();
+    snprintf(url, sizeof(url), "http://127.0.0.1:%u", engine == RR_ENGINE_H2 ? d.h2 : d.h1);
+    tplan_init(&t, url, 4);
+    static struct rr_plan_header h0[] = {{"Content-Type", "application/json"},
+                                         {"Connection", "keep-alive"},
+                                         {"Content-Length", "1"}};
+    static struct rr_plan_extract x0[] = {{"token", RR_EXTRACT_JSON, "$.token"},
+                                          {"sess", RR_EXTRACT_COOKIE, "session"}};
+    t.steps[0] =
+        (struct rr_plan_step){.name = "login",
+                              .method = "POST",
+                              .target = "/login",
+                              .n_headers = 3,
+                              .headers = h0,
+                              .body = (uint8_t *)"{\"user\": \"ann\", \"password\": \"pw\"}",
+                              .body_len = 33,
+                              .n_extracts = 2,
+                              .extracts = x0};
+    static struct rr_plan_header h1[] = {{"Authorization", "Bearer ${token}"},
+                                         {"X-Session", "${sess}"}};
+    static struct rr_plan_check k1[] = {
+        {.kind = RR_CHECK_JSON_EQ, .expr = "$.page", .value = "2"},
+        {.kind = RR_CHECK_STATUS, .status_lo = 200, .status_hi = 200}};
+    t.steps[1] = (struct rr_plan_step){.name = "items",
+                                       .method = "GET",
+                                       .target = "/api/items?page=2",
+                                       .n_headers = 2,
+                                       .headers = h1,
+                                       .n_checks = 2,
+                                       .checks = k1};
+    t.steps[2] = (struct rr_plan_step){.name = "gzip", .method = "GET", .target = "/gzip"};
+    t.steps[3] =
+        (struct rr_plan_step){.name = "/status/500", .method = "GET", .target = "/status/500"};
+    rr_replay_opts_init(&o);
+    o.users = 1;
+    o.iterations = 2;
+    o.spawn_rate = 10;
+    o.http2 = engine == RR_ENGINE_H2;
+    run(&t.plan, &o, &ev, &c);
+    demo_stop(&d);
+    if (c.requests != 8)
+        fail_msg("%zu requests: %s", (size_t)c.requests, ev.first_error);
+    assert_int_equal(c.failures, 2);
+    assert_string_equal(
+        ev.first_error,
+        "HTTPError('500 Server Error: Internal Server Error for url: /status/500')");
+    assert_string_equal(ev.names[2], "gzip");
+    assert_int_equal(ev.statuses[2], 200);
+    /* the compressed bytes as received, on both engines */
+    static uint64_t gzip_len;
+    if (!gzip_len)
+        gzip_len = ev.lengths[2];
+    assert_int_equal(ev.lengths[2], gzip_len);
+    assert_non_null(strstr(ev.contexts[1], "token="));
+    size_t n = demo_log(&d, &lines, &n_conns);
+    assert_int_equal(n, 8);
+    assert_int_equal(n_conns, 1);
+    /* the login body with its recomputed length; hop-by-hop headers dropped */
+    if (engine == RR_ENGINE_H2) {
+        assert_non_null(strstr(lines[0], "\"version\":\"HTTP/2\""));
+        assert_non_null(strstr(lines[0], "[\"content-length\",\"33\"]"));
+        assert_non_null(strstr(lines[0], "[\"content-type\",\"application/json\"]"));
+        assert_null(strstr(lines[0], "onnection"));
+        assert_non_null(strstr(lines[1], "[\"cookie\",\"session="));
+        assert_non_null(strstr(lines[1], "[\"authorization\",\"Bearer "));
+    } else {
+        assert_non_null(strstr(lines[1], "[\"Cookie\",\"session="));
+    }
+    assert_non_null(strstr(lines[0], "\"body\":\"{\\\"user\\\": \\\"ann\\\""));
+    /* the cookie the jar sends is the one the extractor saw */
+    const char *ck = strstr(lines[1], "ookie\",\"session="), *xs = strstr(lines[1], "ession\",\"");
+    assert_non_null(ck);
+    assert_non_null(xs);
+    assert_memory_equal(ck + strlen("ookie\",\"session="), xs + strlen("ession\",\""), 32);
+    free_requests(lines, n);
+}
+
+/* Few users, many requests: one connection per user (h2), as many TCP connections as users */
+static void test_h2_reuse(void **state)
+{
+    struct demo d;
+    char url[64], **lines;
+    size_t n_conns;
+    struct tplan t;
+    struct rr_replay_opts o;
+    struct rr_replay_counts c;
+    struct events ev;
+    (void)state;
+    if (!demo_start(&d))
+        skip();
+    snprintf(url, sizeof(url), "http://127.0.0.1:%u", d.h2);
+    tplan_init(&t, url, 2);
+    t.steps[1].method = "HEAD"; /* content-length without a body must end the stream */
+    t.steps[1].target = "/static/app.js";
+    rr_replay_opts_init(&o);
+    o.users = 3;
+    o.iterations = 150;
     o.spawn_rate = 1000;
+    o.threads = 2;
+    o.http2 = 1;
+    run(&t.plan, &o, &ev, &c);
+    demo_stop(&d);
+    if (c.failures)
+        fail_msg("%s", ev.first_error);
+    assert_int_equal(c.requests, 300);
+    size_t n = demo_log(&d, &lines, &n_conns);
+    assert_int_equal(n, 300);
+    assert_int_equal(n_conns, 3);
+    size_t n_head = 0;
+    for (size_t i = 0; i < n; i++)
+        n_head += strstr(lines[i], "\"method\":\"HEAD\"") != NULL;
+    assert_int_equal(n_head, 150);
+    free_requests(lines, n);
+}
+
+/* A request body larger than the server's stream window (64 KiB at the demo target's
+ * nghttp2 defaults): the rest goes out as the window opens. */
+static void test_h2_big_body(void **state)
+{
+    struct demo d;
+    char url[64], **lines;
+    size_t n_conns;
+    struct tplan t;
+    struct rr_replay_opts o;
+    struct rr_replay_counts c;
+    struct events ev;
+    (void)state;
+    if (!demo_start(&d))
+        skip();
+    snprintf(url, sizeof(url), "http://127.0.0.1:%u", d.h2);
+    size_t len = 300000;
+    char *body = malloc(len + 1);
+    assert_non_null(body);
+    int k = snprintf(body, len, "{\"customer\": \"100123\", \"pad\": \"");
+    memset(body + k, 'x', len - (size_t)k - 2);
+    memcpy(body + len - 2, "\"}", 2);
+    body[len] = 0;
+    tplan_init(&t, url, 1);
+    static struct rr_plan_header h[] = {{"Content-Type", "application/json"}};
+    static struct rr_plan_check k0[] = {
+        {.kind = RR_CHECK_JSON_EQ, .expr = "$.retCode", .value = "000000"}};
+    t.steps[0] = (struct rr_plan_step){.method = "POST",
+                                       .target = "/api/lookup",
+                                       .n_headers = 1,
+                                       .headers = h,
+                                       .body = (uint8_t *)body,
+                                       .body_len = len,
+                                       .n_checks = 1,
+                                       .checks = k0};
+    rr_replay_opts_init(&o);
+    o.users = 1;
+    o.iterations = 3;
+    o.spawn_rate = 10;
+    o.http2 = 1;
+    o.timeout_us = 5000000;
+    run(&t.plan, &o, &ev, &c);
+    demo_stop(&d);
+    free(body);
+    if (c.failures)
+        fail_msg("%s", ev.first_error);
+    assert_int_equal(c.requests, 3);
+    size_t n = demo_log(&d, &lines, &n_conns);
+    assert_int_equal(n, 3);
+    assert_int_equal(n_conns, 1);
+    assert_non_null(strstr(lines[2], "[\"content-length\",\"300000\"]"));
+    free_requests(lines, n);
+}
+
+/* Faults on h2c: a closed port, a response slower than --timeout (the connection survives
+ * it), the server killed mid-run (failures, and the run ends on time). */
+static void test_h2_faults(void **state)
+{
+    struct demo d;
+    char url[64], **lines;
+    size_t n_conns;
+    struct tplan t;
+    struct rr_replay_opts o;
+    struct rr_replay_counts c;
+    struct events ev;
+    (void)state;
+
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f000001)};
+    socklen_t al = sizeof(a);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &al), 0);
+    close(fd);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%u", ntohs(a.sin_port));
+    tplan_init(&t, url, 1);
+    t.plan.wait.kind = RR_WAIT_CONSTANT;
+    t.plan.wait.a = 0.01;
+    rr_replay_opts_init(&o);
+    o.users = 2;
+    o.spawn_rate = 1000;
+    o.run_time_us = 300000;
+    o.http2 = 1;
+    double secs = run(&t.plan, &o, &ev, &c);
+    assert_true(secs < 0.6);
+    assert_true(c.failures > 5 && c.failures == c.requests);
+    assert_string_equal(ev.first_error, "ConnectionRefusedError(111, 'Connection refused')");
+
+    if (!demo_start(&d))
+        skip();
+    snprintf(url, sizeof(url), "http://127.0.0.1:%u", d.h2);
+    tplan_init(&t, url, 1);
+    t.steps[0].target = "/delay/3000";
+    t.steps[0].name = "slow";
+    t.plan.wait.kind = RR_WAIT_NONE;
+    rr_replay_opts_init(&o);
+    o.users = 1;
+    o.spawn_rate = 10;
+    o.iterations = 1;
+    o.timeout_us = 300000;
+    o.http2 = 1;
+    /* before and after steps on the same user: the second request goes on the connection
+     * whose stream timed out */
+    struct rr_plan_step after = {.method = "GET", .target = "/favicon.ico"};
+    t.plan.n_after = 1;
+    t.plan.after = &after;
+    secs = run(&t.plan, &o, &ev, &c);
+    assert_true(secs < 0.8);
+    assert_int_equal(c.requests, 2);
+    assert_int_equal(c.failures, 1);
+    char expect[256];
+    snprintf(expect, sizeof(expect),
+             "ReadTimeout(\"HTTPConnectionPool(host='127.0.0.1', port=%u): Read timed out. "
+             "(read timeout=0.3)\")",
+             d.h2);
+    assert_string_equal(ev.first_error, expect);
+    t.plan.n_after = 0;
+
+    /* the server killed mid-run */
+    tplan_init(&t, url, 1);
+    t.plan.wait.kind = RR_WAIT_CONSTANT;
+    t.plan.wait.a = 0.01;
+    rr_replay_opts_init(&o);
+    o.users = 4;
+    o.spawn_rate = 1000;
+    o.run_time_us = 800000;
+    o.http2 = 1;
+    o.engine = RR_ENGINE_H2;
+    struct rr_replay *r = NULL;
+    char why[256];
+    assert_int_equal(rr_replay_new(&r, &t.plan, NULL, &o, NULL, why, sizeof(why)), 0);
+    uint64_t t0 = rr_now_mono_us();
+    assert_int_equal(rr_replay_start(r), 0);
+    usleep(300000);
+    demo_stop(&d);
+    while (rr_replay_wait(r, 100000) == -ETIMEDOUT)
+        assert_true(rr_now_mono_us() - t0 < 5000000);
+    secs = (double)(rr_now_mono_us() - t0) / 1e6;
+    rr_replay_counts(r, &c);
+    rr_replay_free(&r);
+    assert_true(secs < 1.2);
+    assert_true(c.requests > c.failures && c.failures > 0);
+    free_requests(lines, demo_log(&d, &lines, &n_conns));
+}
+
+/* nginx h2c (prior knowledge) closing each connection after 5 requests with GOAWAY: the user
+ * reopens transparently, no request fails, no connection carries more than 5. Then a stream
+ * nginx resets (`return 444`): a failure that names the reset, and the connection stays. */
+static void test_h2_nginx(void **state)
+{
+    char dir[128], conf[256], path[300], url[64];
+    (void)state;
+    if (access("/usr/sbin/nginx", X_OK))
+        skip();
+    kill_leftover();
+    snprintf(dir, sizeof(dir), "/tmp/rr-h2-nginx-%d", (int)getpid());
+    snprintf(path, sizeof(path), "rm -rf %s && mkdir -p %s/tmp", dir, dir);
+    assert_int_equal(system(path), 0);
+    /* nginx cannot report an ephemeral port: take one the kernel just handed out */
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f000001)};
+    socklen_t al = sizeof(a);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &al), 0);
+    close(fd);
+    unsigned port = ntohs(a.sin_port);
+    snprintf(conf, sizeof(conf), "%s/nginx.conf", dir);
+    FILE *f = fopen(conf, "w");
+    assert_non_null(f);
+    fprintf(f,
+            "worker_processes 1; daemon off; pid %s/nginx.pid; error_log %s/error.log warn;\n"
+            "events { worker_connections 64; }\n"
+            "http { log_format c '$connection $server_protocol $request';\n"
+            "  access_log %s/access.log c; keepalive_requests 5; keepalive_timeout 1s;\n"
+            "  client_body_temp_path %s/tmp/b; proxy_temp_path %s/tmp/p;\n"
+            "  fastcgi_temp_path %s/tmp/f; uwsgi_temp_path %s/tmp/u; scgi_temp_path %s/tmp/s;\n"
+            "  server { listen 127.0.0.1:%u http2; location = /reset { return 444; }\n"
+            "    location / { default_type text/plain; return 200 \"hello\\n\"; } } }\n",
+            dir, dir, dir, dir, dir, dir, dir, dir, port);
+    fclose(f);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int dn = open("/dev/null", O_WRONLY);
+        dup2(dn, 2);
+        execl("/usr/sbin/nginx", "nginx", "-c", conf, "-p", dir, (char *)NULL);
+        _exit(127);
+    }
+    live_server = pid;
+    bool up = false;
+    for (int i = 0; i < 200 && !up; i++) {
+        fd = socket(AF_INET, SOCK_STREAM, 0);
+        up = connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
+        close(fd);
+        if (!up)
+            usleep(10000);
+    }
+    if (!up) {
+        kill_leftover();
+        skip(); /* nginx could not start here (port taken meanwhile, or no permission) */
+    }
+    snprintf(url, sizeof(url), "http://127.0.0.1:%u", port);
+    struct tplan t;
+    struct rr_replay_opts o;
+    struct rr_replay_counts c;
+    struct events ev;
+    tplan_init(&t, url, 2);
+    t.steps[1].target = "/second";
+    rr_replay_opts_init(&o);
+    o.users = 2;
+    o.iterations = 10;
+    o.spawn_rate = 100;
     o.http2 = 1;
     run(&t.plan, &o, &ev, &c);
     if (c.failures)
         fail_msg("%s", ev.first_error);
-    assert_int_equal(c.requests, 12);
-    FILE *f = fopen(logf, "r");
+    assert_int_equal(c.requests, 20);
+    tplan_init(&t, url, 1);
+    t.steps[0].target = "/reset";
+    o.users = 1;
+    o.iterations = 3;
+    run(&t.plan, &o, &ev, &c);
+    assert_int_equal(c.requests, 3);
+    assert_int_equal(c.failures, 3);
+    assert_string_equal(ev.first_error,
+                        "StreamReset('HTTP/2 stream reset by the server: PROTOCOL_ERROR')");
+    /* a user thinking longer than keepalive_timeout finds its connection closed (GOAWAY):
+     * the next request opens a new one and does not fail */
+    tplan_init(&t, url, 1);
+    t.steps[0].target = "/idle";
+    t.plan.wait.kind = RR_WAIT_CONSTANT;
+    t.plan.wait.a = 1.3;
+    o.iterations = 2;
+    run(&t.plan, &o, &ev, &c);
+    kill_leftover();
+    if (c.failures)
+        fail_msg("after the idle close: %s", ev.first_error);
+    assert_int_equal(c.requests, 2);
+    snprintf(path, sizeof(path), "%s/access.log", dir);
+    f = fopen(path, "r");
     assert_non_null(f);
-    int n = 0;
-    while (fgets(line, sizeof(line), f)) {
-        assert_non_null(strstr(line, "\"version\":\"HTTP/2"));
+    long conns[64] = {0}, counts[64] = {0};
+    size_t nc = 0, n = 0;
+    char line[512];
+    while (n < 20 && fgets(line, sizeof(line), f)) {
+        assert_non_null(strstr(line, " HTTP/2.0 GET /"));
+        long id = atol(line);
+        size_t k = 0;
+        while (k < nc && conns[k] != id)
+            k++;
+        if (k == nc && nc < 64)
+            conns[nc++] = id;
+        counts[k]++;
         n++;
     }
+    size_t n_reset = 0;
+    long reset_conn = -1;
+    while (n_reset < 3 && fgets(line, sizeof(line), f)) {
+        assert_non_null(strstr(line, " HTTP/2.0 GET /reset "));
+        assert_true(reset_conn < 0 || reset_conn == atol(line));
+        reset_conn = atol(line);
+        n_reset++;
+    }
+    assert_int_equal(n_reset, 3);
+    long idle_conn[2] = {-1, -1};
+    for (int i = 0; i < 2; i++) {
+        assert_non_null(fgets(line, sizeof(line), f));
+        assert_non_null(strstr(line, " HTTP/2.0 GET /idle "));
+        idle_conn[i] = atol(line);
+    }
+    assert_true(idle_conn[0] != idle_conn[1]);
     fclose(f);
+    assert_int_equal(n, 20);
+    /* 20 requests at 5 per connection by 2 users: 4 connections, 5 at most if uneven */
+    assert_in_range(nc, 4, 5);
+    for (size_t k = 0; k < nc; k++)
+        assert_true(counts[k] <= 5);
+    snprintf(path, sizeof(path), "rm -rf %s", dir);
+    assert_int_equal(system(path), 0);
+}
+
+/* Engine choice: --http2 with http:// picks h2 (auto and native); https stays with curl */
+static void test_h2_select(void **state)
+{
+    struct tplan t;
+    struct rr_replay_opts o;
+    struct rr_replay *r = NULL;
+    char why[256];
+    (void)state;
+    static const struct {
+        const char *url;
+        enum rr_replay_engine e;
+        int http2;
+        const char *want;
+    } cases[] = {
+        {"http://127.0.0.1:9", RR_ENGINE_AUTO, 1, "h2"},
+        {"http://127.0.0.1:9", RR_ENGINE_NATIVE, 1, "h2"},
+        {"http://127.0.0.1:9", RR_ENGINE_H2, 0, "h2"},
+        {"http://127.0.0.1:9", RR_ENGINE_CURL, 1, "curl"},
+        {"http://127.0.0.1:9", RR_ENGINE_AUTO, 0, "native"},
+        {"https://127.0.0.1:9", RR_ENGINE_AUTO, 1, "curl"},
+        {"https://127.0.0.1:9", RR_ENGINE_H2, 1, NULL},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        tplan_init(&t, cases[i].url, 1);
+        rr_replay_opts_init(&o);
+        o.engine = cases[i].e;
+        o.http2 = cases[i].http2;
+        int rc = rr_replay_new(&r, &t.plan, NULL, &o, NULL, why, sizeof(why));
+        if (!cases[i].want) {
+            assert_int_equal(rc, RR_EUSAGE);
+            assert_non_null(strstr(why, "--engine curl"));
+            continue;
+        }
+        assert_int_equal(rc, 0);
+        assert_string_equal(rr_replay_engine_name(r), cases[i].want);
+        rr_replay_free(&r);
+    }
+}
+
+/* h2c through the curl engine with 3 users at once: on libcurl 7.88 a transfer must neither
+ * reuse an h2c connection nor join another user's one in flight (both fail there). */
+static void test_h2c_users(void **state)
+{
+    struct demo d;
+    char url[64], **lines;
+    size_t n_conns;
+    struct tplan t;
+    struct rr_replay_opts o;
+    struct rr_replay_counts c;
+    struct events ev;
+    (void)state;
+    if (!demo_start(&d))
+        skip();
+    snprintf(url, sizeof(url), "http://127.0.0.1:%u", d.h2);
+    tplan_init(&t, url, 2);
+    t.steps[0].target = "/static/style.css";
+    t.steps[1].target = "/favicon.ico";
+    rr_replay_opts_init(&o);
+    o.users = 3;
+    o.iterations = 6;
+    o.spawn_rate = 1000;
+    o.http2 = 1;
+    run(&t.plan, &o, &ev, &c);
+    demo_stop(&d);
+    if (c.failures)
+        fail_msg("%s", ev.first_error);
+    assert_int_equal(c.requests, 12);
+    size_t n = demo_log(&d, &lines, &n_conns);
     assert_int_equal(n, 12);
-    demo_stop(pid, logf);
+    for (size_t i = 0; i < n; i++)
+        assert_non_null(strstr(lines[i], "\"version\":\"HTTP/2"));
+    free_requests(lines, n);
 }
 
 /* A gzip response (the demo target's /gzip): extractors and checks read the decoded JSON, the
  * size counted is the decoded length (Locust's response_length), and the request carries the
- * recorded Accept-Encoding and no other. Both engines. */
+ * recorded Accept-Encoding and no other. Native and curl engines. */
 static void test_gzip(void **state)
 {
     static const char json[] = "{\"gzipped\":true,\"method\":\"GET\",\"message\":\"this body was "
                                "compressed with gzip by the demo target\"}";
-    char logf[128], url[64], line[4096];
-    unsigned h1, h2;
-    pid_t pid;
+    struct demo d;
+    char url[64], **lines;
+    size_t n_conns;
     struct tplan t;
     struct rr_replay_opts o;
     struct rr_replay_counts c;
@@ -801,9 +1334,9 @@ static void test_gzip(void **state)
                                .expr = "$.message",
                                .value = "this body was compressed with gzip by the demo target"};
     (void)state;
-    if (demo_start(&pid, &h1, &h2, logf, sizeof(logf)))
+    if (!demo_start(&d))
         skip();
-    snprintf(url, sizeof(url), "http://127.0.0.1:%u", h1);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%u", d.h1);
     tplan_init(&t, url, 2);
     t.steps[0].name = "/gzip";
     t.steps[0].target = "/gzip";
@@ -819,29 +1352,27 @@ static void test_gzip(void **state)
     o.iterations = 2;
     o.spawn_rate = 10;
     run(&t.plan, &o, &ev, &c);
+    demo_stop(&d);
     if (c.failures)
         fail_msg("%s", ev.first_error);
     assert_int_equal(c.requests, 4);
     assert_int_equal(ev.lengths[0], sizeof(json) - 1);
     assert_int_equal(ev.lengths[2], sizeof(json) - 1);
-    FILE *f = fopen(logf, "r");
-    assert_non_null(f);
-    int n = 0;
-    while (fgets(line, sizeof(line), f)) {
-        if (n % 2 == 0) {
+    size_t n = demo_log(&d, &lines, &n_conns);
+    assert_int_equal(n, 4);
+    for (size_t i = 0; i < n; i++) {
+        if (i % 2 == 0) {
             int k = 0;
-            assert_non_null(strstr(line, "[\"Accept-Encoding\",\"gzip, deflate\"]"));
-            for (char *a = strstr(line, "Accept-Encoding"); a; a = strstr(a + 1, "Accept-Encoding"))
+            assert_non_null(strstr(lines[i], "[\"Accept-Encoding\",\"gzip, deflate\"]"));
+            for (char *a = strstr(lines[i], "Accept-Encoding"); a;
+                 a = strstr(a + 1, "Accept-Encoding"))
                 k++;
             assert_int_equal(k, 1); /* sent once, as recorded */
         } else {
-            assert_non_null(strstr(line, "\"target\":\"/static/style.css?g=true&m=GET\""));
+            assert_non_null(strstr(lines[i], "\"target\":\"/static/style.css?g=true&m=GET\""));
         }
-        n++;
     }
-    fclose(f);
-    assert_int_equal(n, 4);
-    demo_stop(pid, logf);
+    free_requests(lines, n);
 }
 
 /* HTTP/2 over TLS (ALPN) through the curl engine, against nginx when it is installed: unlike
@@ -949,6 +1480,13 @@ static int use_native(void **state)
     return 0;
 }
 
+static int use_h2(void **state)
+{
+    (void)state;
+    engine = RR_ENGINE_H2;
+    return 0;
+}
+
 static int use_curl(void **state)
 {
     (void)state;
@@ -970,10 +1508,19 @@ int main(void)
         BOTH(test_target_safety),
         BOTH(test_before_after),
         BOTH(test_framing),
-        BOTH(test_gzip),
         cmocka_unit_test(test_https),
         cmocka_unit_test_setup(test_h2c, use_curl),
+        cmocka_unit_test_setup(test_h2c, use_h2),
+        cmocka_unit_test_setup(test_h2c_users, use_curl),
+        BOTH(test_gzip),
         cmocka_unit_test(test_h2_tls),
+        cmocka_unit_test_setup(test_demo_session, use_native),
+        cmocka_unit_test_setup(test_demo_session, use_h2),
+        cmocka_unit_test_setup(test_h2_reuse, use_h2),
+        cmocka_unit_test_setup(test_h2_big_body, use_h2),
+        cmocka_unit_test_setup(test_h2_faults, use_h2),
+        cmocka_unit_test_setup(test_h2_nginx, use_h2),
+        cmocka_unit_test(test_h2_select),
     };
     signal(SIGPIPE, SIG_IGN);
     atexit(kill_leftover);

@@ -37,7 +37,8 @@ enum rr_replay_mode {
 enum rr_replay_engine {
     RR_ENGINE_AUTO,
     RR_ENGINE_NATIVE,
-    RR_ENGINE_CURL
+    RR_ENGINE_CURL,
+    RR_ENGINE_H2 /* HTTP/2 cleartext (prior knowledge) on nghttp2; plain http:// only */
 };
 enum rr_replay_arrival {
     RR_ARRIVAL_POISSON,
@@ -56,8 +57,8 @@ struct rr_replay_opts {
     double speed;     /* timeline mode: 2 = twice as fast as recorded */
     unsigned threads; /* 0: one per CPU this process may run on */
     enum rr_replay_engine engine;
-    int http2;           /* curl engine: HTTP/2 (h2c prior knowledge, or ALPN for https) */
-    uint64_t timeout_us; /* per request, connect included; 0: 60 s as Locust */
+    int http2;                      /* HTTP/2: h2c (h2 engine, or curl), ALPN for https (curl) */
+    uint64_t timeout_us;            /* per request, connect included; 0: 60 s as Locust */
     const char *const *allow_hosts; /* other hosts ("name" or "name:port") requests may reach */
     size_t n_allow_hosts;
     uint64_t iterations; /* stop after this many iterations in total; 0: no limit */
@@ -100,7 +101,7 @@ int rr_replay_new(struct rr_replay **out, const struct rr_plan *plan, struct rr_
 /* Stops (immediately) if running, joins the threads, frees. NULL-safe; sets *r = NULL. */
 void rr_replay_free(struct rr_replay **r);
 
-/* The target as "http://host:port", and the engine chosen ("native" or "curl"). */
+/* The target as "http://host:port", and the engine chosen ("native", "h2" or "curl"). */
 const char *rr_replay_target(const struct rr_replay *r);
 const char *rr_replay_engine_name(const struct rr_replay *r);
 

@@ -20,6 +20,7 @@
 #include "rr/err.h"
 
 #define RR_PLAN_VERSION 1
+#define RR_PLAN_MAX_THINK_Q 64 /* most quantiles in a step's think-time distribution */
 
 enum rr_wait_kind {
     RR_WAIT_RECORDED, /* each step waits its recorded think time, times scale */

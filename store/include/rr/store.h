@@ -76,6 +76,11 @@ typedef int rr_store_conn_fn(const struct rr_conn *c, void *ud);
  * stops the walk and is returned. RR_ECORRUPT for a record that fails validation. */
 int rr_store_exchange_foreach(struct rr_store *s, uint64_t from_id, rr_store_exchange_fn *fn,
                               void *ud) RR_WUR;
+/* Calls fn once with exchange id; RR_ENOTFOUND when there is none. From inside a walk's
+ * callback it reads the walk's snapshot (a reader that revisits exchanges by id while
+ * walking pays one lookup, no second transaction). */
+int rr_store_exchange_get(struct rr_store *s, uint64_t id, rr_store_exchange_fn *fn,
+                          void *ud) RR_WUR;
 int rr_store_conn_foreach(struct rr_store *s, rr_store_conn_fn *fn, void *ud) RR_WUR;
 int rr_store_conn_get(struct rr_store *s, uint64_t id, struct rr_conn *out) RR_WUR;
 /* Appends the decompressed body to out. RR_ENOTFOUND when it is not stored. */

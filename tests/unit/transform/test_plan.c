@@ -46,7 +46,7 @@ static const char rich[] =
     "  step \"/api/items/[id]\" GET \"/api/items/${item}?c=${customer}\"\n"
     "    header \"Authorization\" \"Bearer ${token}\"\n"
     "    header \"Cookie\" \"sid=${sid}\"\n"
-    "    think 1.25\n"
+    "    think 1.25 dist 0.1 0.25 0.4 1 1 6.000001\n"
     "    extract next header \"Location\"\n"
     "    check json \"$.retCode\" \"000000\" message \"retCode is not 000000\"\n"
     "    check contains \"ok\"\n"
@@ -138,6 +138,11 @@ static void test_rich_roundtrip(void **state)
     const struct rr_plan_step *item = &f->steps[0];
     assert_string_equal(item->target, "/api/items/${item}?c=${customer}");
     assert_int_equal(item->think_us, 1250000);
+    assert_int_equal(item->n_think_q, 6);
+    assert_int_equal(item->think_q_us[0], 100000);
+    assert_int_equal(item->think_q_us[3], 1000000);
+    assert_int_equal(item->think_q_us[5], 6000001);
+    assert_int_equal(login->n_think_q, 0);
     assert_int_equal(item->n_checks, 3);
     assert_int_equal(item->checks[0].kind, RR_CHECK_JSON_EQ);
     assert_string_equal(item->checks[0].message, "retCode is not 000000");
@@ -174,6 +179,10 @@ static void test_any_bytes(void **state)
     memcpy(s->body, all, sizeof(all));
     s->body_len = sizeof(all);
     s->think_us = UINT64_C(123456789012);
+    s->n_think_q = RR_PLAN_MAX_THINK_Q;
+    s->think_q_us = calloc(RR_PLAN_MAX_THINK_Q, sizeof(uint64_t));
+    for (size_t i = 0; i < RR_PLAN_MAX_THINK_Q; i++)
+        s->think_q_us[i] = i * i * 1000003;
     s->exchange_id = UINT64_MAX;
     s->n_headers = 1;
     s->headers = calloc(1, sizeof(*s->headers));
@@ -195,6 +204,8 @@ static void test_any_bytes(void **state)
     assert_string_equal(q->flows[0].name, p->flows[0].name);
     assert_int_equal(q->flows[0].weight, 4000000000u);
     assert_int_equal(t->think_us, s->think_us);
+    assert_int_equal(t->n_think_q, RR_PLAN_MAX_THINK_Q);
+    assert_memory_equal(t->think_q_us, s->think_q_us, RR_PLAN_MAX_THINK_Q * sizeof(uint64_t));
     assert_true(t->exchange_id == UINT64_MAX);
     assert_string_equal(t->headers[0].value, s->headers[0].value);
     /* the text stays readable: valid UTF-8 is written as is, the rest escaped */
@@ -316,6 +327,26 @@ static void test_errors(void **state)
     expect_error("rrload-plan 1\nwait between 3\n", "2:15: expected seconds after the wait kind");
     expect_error("rrload-plan 1\nflow a weight 1\n step s GET /\n  think 1.1234567\n",
                  "4:9: expected seconds (e.g. 1.25, at most six decimals)");
+    expect_error("rrload-plan 1\nflow a weight 1\n step s GET /\n  think 1 dist 0.5\n",
+                 "4:19: expected at least two quantiles after dist (MIN ... MAX)");
+    expect_error("rrload-plan 1\nflow a weight 1\n step s GET /\n  think 1 dist\n",
+                 "4:15: expected at least two quantiles after dist (MIN ... MAX)");
+    expect_error("rrload-plan 1\nflow a weight 1\n step s GET /\n  think 1 dist 0.5 0.4\n",
+                 "4:20: expected quantiles in ascending order (at least 0.5)");
+    expect_error("rrload-plan 1\nflow a weight 1\n step s GET /\n  think 1 dist 0.5 x\n",
+                 "4:20: expected seconds (e.g. 1.25, at most six decimals)");
+    expect_error("rrload-plan 1\nflow a weight 1\n step s GET /\n  think 1 dsit 0.5 1\n",
+                 "4:11: unexpected word; expected think SECONDS [dist MIN ... MAX]");
+    expect_error("rrload-plan 1\nflow a weight 1\n step s GET /\n  think 1\n  think 2\n",
+                 "5:3: think appears twice in this step");
+    {
+        /* 65 quantiles: one more than a step may carry */
+        char big[1200] = "rrload-plan 1\nflow a weight 1\n step s GET /\n  think 1 dist";
+        for (int i = 0; i <= RR_PLAN_MAX_THINK_Q; i++)
+            strcat(big, " 1");
+        strcat(big, "\n");
+        expect_error(big, "4:144: too many words on one line (at most 67)");
+    }
     expect_error("rrload-plan 1\nflow a weight 1\n step s GET /\n  extract t json \"token]\"\n",
                  "4:18: expected a JSON path such as $.token or $.items[0].id");
     expect_error("rrload-plan 1\nflow a weight 1\n step s GET /\n  check status 500 200\n",
@@ -348,6 +379,21 @@ static void test_validate(void **state)
     assert_int_equal(rr_plan_validate(p, why, sizeof(why)), RR_EPARSE);
     assert_string_equal(why, "flow a, step 2 (s): header: ${tok} is neither a pool nor a value "
                              "extracted earlier");
+    /* quantiles set in memory keep the parser's rules */
+    struct rr_plan_step *st = &p->flows[0].steps[1];
+    st->think_q_us = calloc(3, sizeof(uint64_t));
+    st->n_think_q = 1;
+    assert_int_equal(rr_plan_validate(p, why, sizeof(why)), RR_EPARSE);
+    assert_string_equal(why, "flow a, step 2 (s): think dist: expected 2 to 64 quantiles in "
+                             "ascending order, got 1");
+    st->n_think_q = 3;
+    st->think_q_us[0] = 5;
+    assert_int_equal(rr_plan_validate(p, why, sizeof(why)), RR_EPARSE);
+    st->think_q_us[1] = 5;
+    st->think_q_us[2] = 7;
+    free(p->flows[0].steps[0].extracts[0].var);
+    p->flows[0].steps[0].extracts[0].var = strdup("tok");
+    assert_int_equal(rr_plan_validate(p, why, sizeof(why)), 0);
     rr_plan_free(&p);
     rr_plan_free(&p); /* NULL-safe */
 }

@@ -372,7 +372,17 @@ static void test_rules(void **state)
     assert_string_equal(why, "1:10: expected host|path|method|status PATTERN");
     assert_int_equal(rr_transform_rules_parse("\nfoo bar\n", 9, &ru, why, sizeof(why)), RR_EPARSE);
     assert_string_equal(why, "2:1: unknown rule \"foo\"; expected keep, drop, session, name, "
-                             "correlate, ignore, correlation, pool, check or wait");
+                             "correlate, ignore, correlation, pool, check, wait, before or after");
+    assert_null(ru);
+    assert_int_equal(rr_transform_rules_parse("before\n", 7, &ru, why, sizeof(why)), RR_EPARSE);
+    assert_string_equal(why, "1:7: expected before [METHOD] PATH-GLOB, or before off");
+    assert_int_equal(rr_transform_rules_parse("after GET / x\n", 14, &ru, why, sizeof(why)),
+                     RR_EPARSE);
+    assert_string_equal(why,
+                        "1:13: unexpected word; expected after [METHOD] PATH-GLOB, or after off");
+    assert_int_equal(rr_transform_rules_parse("session idle 0.5\n", 17, &ru, why, sizeof(why)),
+                     RR_EPARSE);
+    assert_string_equal(why, "1:14: expected at least 1 second");
     assert_null(ru);
 }
 
@@ -466,6 +476,244 @@ static void test_odd_targets(void **state)
     rec_close(&r);
 }
 
+/* One request on a connection of its own, anonymous. */
+static void lone(struct rec *r, uint16_t port, const char *method, const char *target)
+{
+    uint64_t c = conn(r, port);
+    ex(r, c, method, target, NULL, 200, "{\"ok\":true}", NULL, json_h);
+}
+
+static int get_id(const struct rr_exchange *x, void *ud)
+{
+    *(uint64_t *)ud = x->id;
+    return 0;
+}
+
+/* Sessions close once idle past the horizon: memory follows the open sessions, and a session
+ * idle for longer than `session idle` is cut. */
+static void test_stream(void **state)
+{
+    struct rec r = {0};
+    struct rr_transform_stats st;
+    rec_open(&r);
+    /* 300 sessions, each 3 exchanges, 400 s apart: one open at a time */
+    for (unsigned i = 0; i < 300; i++) {
+        session(&r, 'C', i + 1, (uint16_t)(20000 + i));
+        r.now += 400000000;
+    }
+    assert_int_equal(rr_store_flush(r.s), 0);
+    rr_transform_stats_init(&st);
+    struct rr_plan *p = run(&r, NULL, 0, &st);
+    assert_int_equal(st.kept, 900);
+    assert_int_equal(st.sessions, 300);
+    assert_true(st.peak_open <= 6);
+    assert_int_equal(p->n_flows, 1);
+    assert_int_equal(p->n_before + p->n_after, 0);
+    rr_plan_free(&p);
+    rr_transform_stats_fini(&st);
+    rec_close(&r);
+
+    /* one bearer token, 60 s of silence in the middle: one session, or two with idle 10 */
+    rec_open(&r);
+    const char *rq[] = {"Authorization", "Bearer 0123456789abcdef0123", NULL};
+    uint64_t c = conn(&r, 30000);
+    ex(&r, c, "GET", "/api/a", NULL, 200, "{}", rq, json_h);
+    ex(&r, c, "GET", "/api/b", NULL, 200, "{}", rq, json_h);
+    r.now += 60000000;
+    uint64_t c2 = conn(&r, 30001);
+    ex(&r, c2, "GET", "/api/a", NULL, 200, "{}", rq, json_h);
+    ex(&r, c2, "GET", "/api/b", NULL, 200, "{}", rq, json_h);
+    assert_int_equal(rr_store_flush(r.s), 0);
+    rr_transform_stats_init(&st);
+    p = run(&r, NULL, 0, &st);
+    assert_int_equal(st.sessions, 1);
+    rr_plan_free(&p);
+    rr_transform_stats_fini(&st);
+    rr_transform_stats_init(&st);
+    p = run(&r, "session idle 10\n", 0, &st);
+    assert_int_equal(st.sessions, 2);
+    assert_int_equal(p->n_flows, 1);
+    assert_int_equal(p->flows[0].weight, 1);
+    rr_plan_free(&p);
+    rr_transform_stats_fini(&st);
+    rec_close(&r);
+
+    /* the store's order is the order exchanges ended: a slow answer comes after exchanges that
+     * started 40 s later, and still finds its session (the horizon allows for that) */
+    rec_open(&r);
+    c = conn(&r, 30002);
+    ex(&r, c, "GET", "/api/a", NULL, 200, "{}", rq, json_h);
+    uint64_t t_slow = r.now;
+    r.now += 40000000;
+    for (unsigned i = 0; i < 3; i++) {
+        lone(&r, (uint16_t)(30010 + i), "GET", "/api/other");
+        r.now += 3000000;
+    }
+    uint64_t t_end = r.now;
+    r.now = t_slow;
+    ex(&r, c, "GET", "/api/slow", NULL, 200, "{}", rq, json_h);
+    r.now = t_end;
+    assert_int_equal(rr_store_flush(r.s), 0);
+    rr_transform_stats_init(&st);
+    p = run(&r, "session idle 10\nbefore off\nafter off\n", 0, &st);
+    assert_int_equal(st.sessions, 4);
+    const struct rr_plan_flow *f = flow_with(p, "/api/a");
+    assert_non_null(f);
+    assert_int_equal(f->n_steps, 2);
+    assert_string_equal(f->steps[1].name, "/api/slow");
+    rr_plan_free(&p);
+    rr_transform_stats_fini(&st);
+    /* the lookup by id the fold uses */
+    uint64_t got = 0;
+    assert_int_equal(rr_store_exchange_get(r.s, 2, get_id, &got), 0);
+    assert_int_equal(got, 2);
+    assert_int_equal(rr_store_exchange_get(r.s, 999, get_id, &got), RR_ENOTFOUND);
+    rec_close(&r);
+
+    /* anonymous requests from one address, never 2 s apart, chain into one session: it is
+     * cut every 4096 exchanges rather than held whole */
+    rec_open(&r);
+    for (unsigned i = 0; i < 5000; i++)
+        lone(&r, (uint16_t)(1000 + i), "GET", "/api/tick");
+    assert_int_equal(rr_store_flush(r.s), 0);
+    rr_transform_stats_init(&st);
+    p = run(&r, NULL, 0, &st);
+    assert_int_equal(st.sessions, 2);
+    assert_int_equal(st.peak_open, 4096);
+    rr_plan_free(&p);
+    rr_transform_stats_fini(&st);
+    rec_close(&r);
+}
+
+/* A field with more distinct values than kept: the pool holds the first ones, flagged. */
+static void test_high_cardinality(void **state)
+{
+    struct rec r = {0};
+    struct rr_transform_stats st;
+    char target[64];
+    rec_open(&r);
+    for (unsigned i = 0; i < 4200; i++) {
+        snprintf(target, sizeof(target), "/api/search?q=w%u", i);
+        lone(&r, (uint16_t)(10000 + i), "GET", target);
+        r.now += 3000000; /* apart by more than the anonymous gap: sessions of their own */
+    }
+    assert_int_equal(rr_store_flush(r.s), 0);
+    rr_transform_stats_init(&st);
+    struct rr_plan *p = run(&r, NULL, 0, &st);
+    assert_int_equal(st.sessions, 4200);
+    assert_int_equal(p->n_flows, 1);
+    assert_int_equal(p->n_pools, 1);
+    assert_string_equal(p->pools[0].name, "q");
+    assert_int_equal(p->pools[0].n_values, 4096);
+    assert_string_equal(p->pools[0].values[0], "w0");
+    assert_string_equal(p->pools[0].values[4095], "w4095");
+    assert_int_equal(st.capped_pools, 1);
+    assert_string_equal(p->flows[0].steps[0].target, "/api/search?q=${q}");
+    struct rr_buf sum;
+    rr_buf_init(&sum);
+    rr_transform_summary(p, &st, &sum);
+    assert_non_null(strstr(rr_buf_cstr(&sum), "more than 4096 distinct values"));
+    rr_buf_fini(&sum);
+    rr_plan_free(&p);
+    rr_transform_stats_fini(&st);
+    rec_close(&r);
+}
+
+/* The recorded waits of a step become quantiles from min to max; equal waits give none. */
+static void test_think_distribution(void **state)
+{
+    struct rec r = {0};
+    struct rr_transform_stats st;
+    rec_open(&r);
+    uint64_t sum = 0;
+    for (unsigned i = 0; i < 40; i++) {
+        uint64_t c = conn(&r, (uint16_t)(11000 + i));
+        ex(&r, c, "GET", "/api/first", NULL, 200, "{}", NULL, json_h);
+        /* ex() waits 250 ms after each exchange; add a varying extra wait */
+        uint64_t extra = (uint64_t)((i * 37) % 40) * 10000;
+        r.now += extra;
+        sum += 250000 + extra;
+        ex(&r, c, "GET", "/api/second", NULL, 200, "{}", NULL, json_h);
+        ex(&r, c, "GET", "/api/third", NULL, 200, "{}", NULL, json_h);
+        r.now += 5000000;
+    }
+    assert_int_equal(rr_store_flush(r.s), 0);
+    rr_transform_stats_init(&st);
+    struct rr_plan *p = run(&r, NULL, 0, &st);
+    assert_int_equal(p->n_flows, 1);
+    const struct rr_plan_step *s0 = &p->flows[0].steps[0], *s1 = &p->flows[0].steps[1];
+    assert_int_equal(s0->think_us, sum / 40);
+    assert_int_equal(s0->n_think_q, 9);
+    assert_int_equal(s0->think_q_us[0], 250000);
+    assert_int_equal(s0->think_q_us[8], 250000 + 390000);
+    for (size_t i = 1; i < 9; i++)
+        assert_true(s0->think_q_us[i] >= s0->think_q_us[i - 1]);
+    /* the extra waits are uniform over 0..390 ms: the median is near 195 ms extra */
+    assert_true(s0->think_q_us[4] >= 250000 + 150000 && s0->think_q_us[4] <= 250000 + 240000);
+    /* every second-to-third wait is 250 ms: a constant, no distribution */
+    assert_int_equal(s1->think_us, 250000);
+    assert_int_equal(s1->n_think_q, 0);
+    rr_plan_free(&p);
+    rr_transform_stats_fini(&st);
+    rec_close(&r);
+}
+
+/* A setup seen once before every session and a teardown once after them become the plan's
+ * before and after steps; rules turn that off or force it. */
+static void test_before_after(void **state)
+{
+    struct rec r = {0};
+    struct rr_transform_stats st;
+    rec_open(&r);
+    lone(&r, 12000, "POST", "/api/admin/seed");
+    r.now += 5000000;
+    record_mix(&r);
+    r.now += 5000000;
+    lone(&r, 12001, "POST", "/api/admin/reset");
+    assert_int_equal(rr_store_flush(r.s), 0);
+
+    rr_transform_stats_init(&st);
+    struct rr_plan *p = run(&r, NULL, 0, &st);
+    assert_int_equal(p->n_flows, 3);
+    assert_int_equal(p->n_before, 1);
+    assert_string_equal(p->before[0].target, "/api/admin/seed");
+    assert_string_equal(p->before[0].method, "POST");
+    assert_int_equal(p->n_after, 1);
+    assert_string_equal(p->after[0].target, "/api/admin/reset");
+    assert_int_equal(st.before, 1);
+    assert_int_equal(st.after, 1);
+    /* the weights and flow names are those of the mix alone */
+    assert_string_equal(p->flows[0].name, "F1: /api/items");
+    assert_int_equal(flow_with(p, "/api/lookup")->weight, 3);
+    struct rr_buf sum;
+    rr_buf_init(&sum);
+    rr_transform_summary(p, &st, &sum);
+    assert_non_null(strstr(rr_buf_cstr(&sum), "before (once per test): POST /api/admin/seed\n"));
+    assert_non_null(strstr(rr_buf_cstr(&sum), "after (once per test): POST /api/admin/reset\n"));
+    rr_buf_fini(&sum);
+    rr_plan_free(&p);
+    rr_transform_stats_fini(&st);
+
+    rr_transform_stats_init(&st);
+    p = run(&r, "before off\nafter off\n", 0, &st);
+    assert_int_equal(p->n_flows, 5);
+    assert_int_equal(p->n_before + p->n_after, 0);
+    rr_plan_free(&p);
+    rr_transform_stats_fini(&st);
+
+    /* a rule forces it, whatever the timing: both admin calls run first, in recorded order */
+    rr_transform_stats_init(&st);
+    p = run(&r, "before off\nafter off\nbefore POST /api/admin/*\n", 0, &st);
+    assert_int_equal(p->n_before, 2);
+    assert_string_equal(p->before[0].target, "/api/admin/seed");
+    assert_string_equal(p->before[1].target, "/api/admin/reset");
+    assert_int_equal(p->n_after, 0);
+    assert_int_equal(p->n_flows, 3);
+    rr_plan_free(&p);
+    rr_transform_stats_fini(&st);
+    rec_close(&r);
+}
+
 static void test_locustfile(void **state)
 {
     struct rec r = {0};
@@ -508,9 +756,16 @@ static void test_locustfile(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_names),      cmocka_unit_test(test_mix),
-        cmocka_unit_test(test_rules),      cmocka_unit_test(test_session_linking),
-        cmocka_unit_test(test_locustfile), cmocka_unit_test(test_odd_targets),
+        cmocka_unit_test(test_names),
+        cmocka_unit_test(test_mix),
+        cmocka_unit_test(test_rules),
+        cmocka_unit_test(test_session_linking),
+        cmocka_unit_test(test_locustfile),
+        cmocka_unit_test(test_odd_targets),
+        cmocka_unit_test(test_stream),
+        cmocka_unit_test(test_high_cardinality),
+        cmocka_unit_test(test_think_distribution),
+        cmocka_unit_test(test_before_after),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -43,7 +43,10 @@ struct rr_transform_stats {
     uint64_t flows;
     uint64_t extractors; /* over all steps */
     uint64_t pools;
-    struct rr_buf statics; /* "COUNT METHOD PATH\n" per distinct dropped static asset */
+    uint64_t capped_pools;  /* pools fed by a field with more distinct values than kept */
+    uint64_t before, after; /* test-level steps */
+    uint64_t peak_open;     /* most exchanges held in open sessions at once */
+    struct rr_buf statics;  /* "COUNT METHOD PATH\n" per distinct dropped static asset */
 };
 
 void rr_transform_stats_init(struct rr_transform_stats *st);
