@@ -277,8 +277,7 @@ static void complete(struct rp_conn *c, CURLcode rc)
         resp.body_len = c->body_len;
         resp.body_decoded = true;
         if (c->ce_bad) /* the text python-requests gives (Locust's HttpUser) */
-            resp.error = "ContentDecodingError('Received response with content-encoding: gzip, "
-                         "but failed to decode it.')";
+            resp.error = RP_CE_ERROR;
     }
     rp__vu_response(c->vu, &resp);
 }

@@ -470,3 +470,25 @@ void rp__inflate_fini(struct rp_inflate *d)
     d->zs = NULL;
     d->state = 0;
 }
+
+void rp__ce_count_begin(struct rp_ce_count *cc, const struct rr_buf *hb, const size_t *hoff,
+                        size_t n_hdr)
+{
+    cc->on = cc->failed = false;
+    cc->n = 0;
+    for (size_t i = 0; i < n_hdr; i++) {
+        const size_t *h = &hoff[4 * i];
+        if (rr_view_caseeqs(rr_view_of(hb->p + h[0], h[1]), "Content-Encoding") &&
+            rp__ce_decodes(rr_view_of(hb->p + h[2], h[3]))) {
+            rp__inflate_start(&cc->inf);
+            cc->on = true;
+            return;
+        }
+    }
+}
+
+void rp__ce_count_feed(struct rp_ce_count *cc, const void *p, size_t len)
+{
+    if (cc->on && !cc->failed && rp__inflate_feed(&cc->inf, p, len, NULL, &cc->n))
+        cc->failed = true;
+}

@@ -365,6 +365,22 @@ int rp__inflate_feed(struct rp_inflate *d, const void *p, size_t len, struct rr_
 bool rp__inflate_done(const struct rp_inflate *d);
 void rp__inflate_fini(struct rp_inflate *d);
 
+/* The error of a body that does not decode, in Locust's (requests') words. */
+#define RP_CE_ERROR                                                                               \
+    "ContentDecodingError('Received response with content-encoding: gzip, but failed to decode " \
+    "it.')"
+/* The decoded size of a body an engine does not keep (no extractor or check reads it): Locust
+ * counts the decoded length, so a gzip answer is inflated and counted, not kept. The headers
+ * are the engines' layout: per header four offsets/lengths (name, value) into hb. */
+struct rp_ce_count {
+    struct rp_inflate inf;
+    bool on, failed;
+    uint64_t n;
+};
+void rp__ce_count_begin(struct rp_ce_count *cc, const struct rr_buf *hb, const size_t *hoff,
+                        size_t n_hdr);
+void rp__ce_count_feed(struct rp_ce_count *cc, const void *p, size_t len);
+
 /* Locust-style texts */
 const char *rp__err_errno(int err, char *buf, size_t len);
 

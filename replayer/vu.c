@@ -459,8 +459,7 @@ static const struct rp_resp *decode_body(const struct rp_resp *resp, struct rp_r
         return resp;
     rp__inflate_start(&inf);
     if (rp__inflate_feed(&inf, resp->body.p, resp->body.len, dbuf, &n))
-        *err = "ContentDecodingError('Received response with content-encoding: gzip, but "
-               "failed to decode it.')";
+        *err = RP_CE_ERROR;
     rp__inflate_fini(&inf);
     *dec = *resp;
     dec->body = rr_view_of(dbuf->p, dbuf->len);

@@ -833,7 +833,7 @@ static void test_h2c(void **state)
 }
 
 /* The same session over HTTP/1.1 (native) and h2c (h2): correlation of the login token, the
- * session cookie from the jar, JSON checks, a gzip body as received, a 500 as a failure. */
+ * session cookie from the jar, JSON checks, a gzip body counted decoded, a 500 as a failure. */
 static void test_demo_session(void **state)
 {
     struct demo d;
@@ -893,11 +893,10 @@ static void test_demo_session(void **state)
         "HTTPError('500 Server Error: Internal Server Error for url: /status/500')");
     assert_string_equal(ev.names[2], "gzip");
     assert_int_equal(ev.statuses[2], 200);
-    /* the compressed bytes as received, on both engines */
-    static uint64_t gzip_len;
-    if (!gzip_len)
-        gzip_len = ev.lengths[2];
-    assert_int_equal(ev.lengths[2], gzip_len);
+    /* the decoded size, as Locust counts it, though no extractor keeps this body */
+    assert_int_equal(ev.lengths[2], sizeof("{\"gzipped\":true,\"method\":\"GET\",\"message\":"
+                                           "\"this body was compressed with gzip by the demo "
+                                           "target\"}") - 1);
     assert_non_null(strstr(ev.contexts[1], "token="));
     size_t n = demo_log(&d, &lines, &n_conns);
     assert_int_equal(n, 8);
