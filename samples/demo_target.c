@@ -742,7 +742,8 @@ static void route_lookup(const struct req *r, struct resp *rs)
 }
 
 /* An HTML form with a hidden one-time CSRF token, as server-rendered sites have: GET hands
- * out a fresh token tied to the session, POST (form-urlencoded) must send it back, once. */
+ * out a fresh token tied to the session, POST must send it back (form field csrf_token or
+ * header X-CSRF-Token), once. */
 static void route_form(const struct req *r, struct resp *rs)
 {
     bool post = method_is(r, "POST");
@@ -784,6 +785,9 @@ static void route_form(const struct req *r, struct resp *rs)
         }
         i = e + 1;
     }
+    /* or in an X-CSRF-Token header, as pages that post by script send it */
+    if (!v)
+        v = req_hdr(r, "x-csrf-token", &vl);
     bool good = v && s->csrf[0] && vl == strlen(s->csrf) && memcmp(v, s->csrf, vl) == 0;
     if (good)
         s->csrf[0] = 0;

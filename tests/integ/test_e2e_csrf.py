@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Issue 4, correlation of a value a page hands out in HTML: real clients go through the
 recording proxy to the demo target: login, GET /account/form (an HTML page with a fresh
-one-time hidden csrf_token), POST it back form-encoded, logout. The transform finds the token
+one-time hidden csrf_token), POST it back form-encoded, post it again (403), GET the page again
+and POST with its meta tag's token in an X-CSRF-Token header, logout. The transform finds the token
 in the page by itself and writes a regex extractor for it and ${csrf_token} in the POST body; a
 replay with several users then has 0 failures; one after a rule `ignore csrf_token` fails
 with 403s on the form posts only (and one with --no-correlation fails too); and
@@ -19,6 +20,7 @@ from e2e import DemoTarget, check, rr
 
 USERS = 4
 HIDDEN = re.compile(r'name="csrf_token" value="([0-9a-f]{32})"')
+META = re.compile(r'name="csrf-token" content="([0-9a-f]{32})"')
 
 
 def start_proxy(upstream, db):
@@ -55,6 +57,14 @@ def record(exe, dbs):
                         r = s.post(base + "/account/form", headers=tok, timeout=10,
                                    data={"csrf_token": m.group(1), "nickname": "again"})
                         check(r.status_code == 403, "a token works once", r.text)
+                        # a script posting with the meta tag's token in a header
+                        r = s.get(base + "/account/form", headers=tok, timeout=10)
+                        m = META.search(r.text)
+                        check(r.status_code == 200 and m, "the page has a meta token", r.text)
+                        h = dict(tok, **{"X-CSRF-Token": m.group(1)})
+                        r = s.post(base + "/account/form", headers=h, timeout=10,
+                                   data={"nickname": "ajax%d" % i})
+                        check(r.status_code == 200, "the header token is accepted", r.text)
                         s.post(base + "/api/logout", headers=tok, timeout=10)
                     time.sleep(0.05)
             finally:
@@ -90,6 +100,8 @@ def main():
     check(regex, "the form page's step has a regex extractor for csrf_token", plan)
     print("# " + "\n# ".join(regex))
     check("csrf_token=${csrf_token}" in plan, "the POST body sends ${csrf_token}", plan)
+    check(re.search(r'header "X-CSRF-Token" "\$\{csrf_token_2\}"', plan),
+          "the second page's token goes in the X-CSRF-Token header", plan)
     check("[0-9a-f]{32}" not in plan and not re.search(r"csrf_token=[0-9a-f]{32}", plan),
           "no recorded token is left in the plan", plan)
 
