@@ -13,6 +13,8 @@
 #   LOCUST=1 bench/replay.sh                 # add Locust FastHttpUser (slow; 1 rep is enough)
 #   H2=1 bench/replay.sh                     # HTTP/2 cleartext: the h2 engine vs h2load -m 1
 #                                            # (add rr-curl-h2 to TOOLS for curl's h2c)
+#   EMBED_BASE=/old/build/samples/embed_replay bench/replay.sh   # add rr-curl-base: another
+#                                            # build's curl engine, for before/after in one run
 #
 # Only 127.0.0.1 is contacted; nginx is stopped by its pid at the end. Not part of meson test.
 set -uo pipefail
@@ -41,6 +43,8 @@ MEM_USERS=${MEM_USERS:-50000}
 MEM_THINK=${MEM_THINK:-30}
 MEM_DUR=${MEM_DUR:-15}
 LOCUST=${LOCUST:-0}
+EMBED_BASE=${EMBED_BASE:-}
+[[ -n $EMBED_BASE ]] && TOOLS="$TOOLS rr-curl-base"
 
 [[ -x $EMBED ]] || { echo "build first: $EMBED is missing" >&2; exit 2; }
 mkdir -p "$WORK/tmp"
@@ -96,6 +100,9 @@ run() {
     rr-native|rr-curl)
          /usr/bin/time -o "$tm" -f "%e %U %S %M" taskset -c "$CLIENT_CPU" "$EMBED" "$URL" "$c" "$DUR" "${tool#rr-}" > "$out" 2>&1
          reqs=$(awk '/requests,/ {print $1}' "$out") ;;
+    rr-curl-base)
+         /usr/bin/time -o "$tm" -f "%e %U %S %M" taskset -c "$CLIENT_CPU" "$EMBED_BASE" "$URL" "$c" "$DUR" curl > "$out" 2>&1
+         reqs=$(awk '/requests,/ {print $1}' "$out") ;;
     locust-fast)
          /usr/bin/time -o "$tm" -f "%e %U %S %M" taskset -c "$CLIENT_CPU" locust -f "$WORK/locustfile.py" --headless -u "$c" -r "$c" -t "${DUR}s" -H "http://127.0.0.1:$PORT" --only-summary > "$out" 2>&1
          reqs=$(awk '/Aggregated/ {print $2; exit}' "$out") ;;
@@ -138,9 +145,22 @@ for t in tools:
     rb = st.median([x / y for x, y in zip(b, wb) if y]) if any(wb) else 0
     print("| %s | %s | %s | %.2f | %.2f |" % (t, " | ".join("%.0f" % x for x in a),
           " | ".join("%.0f" % x for x in b), ra, rb))
+# every repetition's req/CPU-s, and the ratio to Locust FastHttpUser of the same repetition
+if "locust-fast" in tools:
+    print()
+    print("| tool | conns | req/CPU-s per rep | vs Locust FastHttpUser per rep (req/CPU-s) | (req/s) |")
+    print("|---|---|---|---|---|")
+    for c in conns:
+        loc = [r for r in rows if r[0] == "locust-fast" and r[1] == c]
+        for t in tools:
+            mine = [r for r in rows if r[0] == t and r[1] == c]
+            pairs = list(zip(mine, loc))
+            print("| %s | %s | %s | %s | %s |" % (t, c, ", ".join("%.0f" % rpc(r) for r in mine),
+                  ", ".join("%.1f" % (rpc(m) / rpc(l)) for m, l in pairs if rpc(l)),
+                  ", ".join("%.1f" % (rps(m) / rps(l)) for m, l in pairs if rps(l))))
 PY
 
-[[ $SKIP_MEM == 1 ]] && exit 0
+[[ $SKIP_MEM == 1 || $MEM_USERS -le 0 ]] && exit 0
 echo
 echo "## Memory: $MEM_USERS users thinking ${MEM_THINK}s between requests, ${MEM_DUR}s run"
 echo

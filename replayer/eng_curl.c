@@ -19,17 +19,32 @@
 #include "rp_int.h"
 #include "rr/util.h"
 
+/* One per fd number, kept for the worker's life. A connection's socket that curl stops
+ * watching between two transfers stays registered ("parked"): the next transfer on the kept-alive
+ * connection asks for the same events, and an EPOLL_CTL_DEL/ADD pair per request was a tenth of
+ * the engine's CPU. Only sockets opened through open_cb are parked, because their closing comes
+ * through closesock_cb, which unregisters them; others (a resolver's socketpair) are closed by
+ * curl behind our back, so they are unregistered as soon as curl lets go of them. */
 struct csock {
     struct rr_io io;
     struct cworker *cw;
-    struct csock *next;
+    bool watched; /* curl wants events on it */
+    bool conn;    /* opened by open_cb: closed through closesock_cb */
 };
 
 struct cworker {
     CURLM *m;
     struct rp_worker *w;
     struct rr_timer timer;
-    struct csock *zombies;
+    struct csock **byfd;
+    size_t n_byfd;
+    /* header lists of static requests, built once per step for the worker: a user going
+     * through a flow switches steps at every request (open addressing on the step pointer) */
+    struct hcache {
+        const void *key;
+        struct curl_slist *hl;
+    } * hc;
+    size_t n_hc, cap_hc;
 };
 
 struct rp_conn {
@@ -37,7 +52,7 @@ struct rp_conn {
     struct rp_vu *vu;
     CURL *e;
     struct curl_slist *hl;       /* CURLOPT_RESOLVE */
-    struct curl_slist *hdr_list; /* CURLOPT_HTTPHEADER of the request in flight */
+    struct curl_slist *hdr_list; /* CURLOPT_HTTPHEADER of a dynamic request in flight */
     const void *last_key;        /* the static request the options are set for */
     int pre_fd;                  /* opened ahead (timeline), handed to curl on its first connect */
     int pre_given;               /* pre_fd as given to curl, until it asks for its options */
@@ -51,17 +66,47 @@ struct rp_conn {
     size_t reason_off, reason_len;
     struct rr_buf body;
     uint64_t body_len;
+    /* Content-Encoding gzip/deflate: decoded here, without CURLOPT_ACCEPT_ENCODING (which
+     * would send curl's own Accept-Encoding where the recording had none) */
+    bool ce, inflating, ce_bad;
+    struct rp_inflate inf;
     char errbuf[CURL_ERROR_SIZE];
 };
 
 static void drain(struct cworker *cw);
 static curl_socket_t open_cb(void *ud, curlsocktype purpose, struct curl_sockaddr *a);
 static int sockopt_cb(void *ud, curl_socket_t fd, curlsocktype purpose);
+static int closesock_cb(void *ud, curl_socket_t fd);
+
+static struct csock *sock_of(struct cworker *cw, int fd)
+{
+    if ((size_t)fd >= cw->n_byfd) {
+        size_t n = cw->n_byfd ? cw->n_byfd : 64;
+        while (n <= (size_t)fd)
+            n *= 2;
+        cw->byfd = rr_xrealloc(cw->byfd, n * sizeof(*cw->byfd));
+        memset(cw->byfd + cw->n_byfd, 0, (n - cw->n_byfd) * sizeof(*cw->byfd));
+        cw->n_byfd = n;
+    }
+    if (!cw->byfd[fd]) {
+        struct csock *s = rr_xcalloc(1, sizeof(*s));
+        rr_io_init(&s->io);
+        s->cw = cw;
+        cw->byfd[fd] = s;
+    }
+    return cw->byfd[fd];
+}
 
 static void sock_cb_io(struct rr_io *io, unsigned ev)
 {
     struct csock *s = (struct csock *)io;
     int flags = 0, running;
+    if (!s->watched) {
+        /* parked and readable: the server closed the idle connection (or wrote unasked).
+         * Level-triggered, so stop until curl asks again; curl finds it dead on reuse. */
+        rr_io_stop(s->cw->w->loop, io);
+        return;
+    }
     if (ev & RR_IO_READ)
         flags |= CURL_CSELECT_IN;
     if (ev & RR_IO_WRITE)
@@ -75,23 +120,16 @@ static void sock_cb_io(struct rr_io *io, unsigned ev)
 static int socket_fn(CURL *e, curl_socket_t fd, int what, void *userp, void *socketp)
 {
     struct cworker *cw = userp;
-    struct csock *s = socketp;
+    struct csock *s = sock_of(cw, fd);
     (void)e;
+    (void)socketp;
     if (what == CURL_POLL_REMOVE) {
-        if (s) {
+        s->watched = false;
+        if (!s->conn)
             rr_io_stop(cw->w->loop, &s->io);
-            curl_multi_assign(cw->m, fd, NULL);
-            s->next = cw->zombies; /* freed before the next poll: events may still point here */
-            cw->zombies = s;
-        }
         return 0;
     }
-    if (!s) {
-        s = rr_xcalloc(1, sizeof(*s));
-        rr_io_init(&s->io);
-        s->cw = cw;
-        curl_multi_assign(cw->m, fd, s);
-    }
+    s->watched = true;
     unsigned ev = (what == CURL_POLL_IN || what == CURL_POLL_INOUT ? RR_IO_READ : 0) |
                   (what == CURL_POLL_OUT || what == CURL_POLL_INOUT ? RR_IO_WRITE : 0);
     if (rr_io_start(cw->w->loop, &s->io, fd, ev, sock_cb_io))
@@ -129,6 +167,7 @@ static size_t header_cb(char *p, size_t size, size_t n, void *ud)
     if (l >= 5 && memcmp(p, "HTTP/", 5) == 0) {
         /* a status line: a new response (interim or final) starts */
         c->n_hdr = 0;
+        c->ce = false;
         rr_buf_reset(&c->hb);
         const char *sp = memchr(p, ' ', l);
         c->reason_len = 0;
@@ -160,6 +199,9 @@ static size_t header_cb(char *p, size_t size, size_t n, void *ud)
     h[2] = c->hb.len;
     h[3] = (size_t)(p + l - v);
     rr_buf_add(&c->hb, v, h[3]);
+    if (h[1] == 16 && !strncasecmp(p, "Content-Encoding", 16) &&
+        rp__ce_decodes(rr_view_of(v, h[3])))
+        c->ce = true;
     return len;
 }
 
@@ -167,9 +209,20 @@ static size_t write_cb(char *p, size_t size, size_t n, void *ud)
 {
     struct rp_conn *c = ud;
     size_t len = size * n;
+    struct rr_buf *keep = c->o && c->o->need_body ? &c->body : NULL;
+    if (c->ce) {
+        /* the size counted is the decoded one, as Locust's (so decoded even when unread) */
+        if (!c->inflating) {
+            rp__inflate_start(&c->inf);
+            c->inflating = true;
+        }
+        if (rp__inflate_feed(&c->inf, p, len, keep, &c->body_len))
+            c->ce_bad = true;
+        return len;
+    }
     c->body_len += len;
-    if (c->o && c->o->need_body)
-        rr_buf_add(&c->body, p, len);
+    if (keep)
+        rr_buf_add(keep, p, len);
     return len;
 }
 
@@ -222,6 +275,9 @@ static void complete(struct rp_conn *c, CURLcode rc)
         resp.headers = c->hv;
         resp.body = rr_view_of(c->body.p, c->body.len);
         resp.body_len = c->body_len;
+        resp.body_decoded = true;
+        if (c->ce_bad) /* the text python-requests gives (Locust's HttpUser) */
+            resp.error = RP_CE_ERROR;
     }
     rp__vu_response(c->vu, &resp);
 }
@@ -241,6 +297,13 @@ static void drain(struct cworker *cw)
 }
 
 /* ---------------------------------------------------------------- engine interface */
+
+/* Debian 12's libcurl 7.88.1 fails a request sent on an h2c (prior knowledge) connection that
+ * already carried one; HTTP/2 over TLS (ALPN) reuses and multiplexes fine. */
+static bool h2c_reuse_broken(void)
+{
+    return curl_version_info(CURLVERSION_NOW)->version_num < 0x075a00; /* 7.90.0 */
+}
 
 static void global_init(void)
 {
@@ -264,23 +327,15 @@ static int c_worker_init(struct rp_worker *w)
     curl_multi_setopt(cw->m, CURLMOPT_SOCKETDATA, cw);
     curl_multi_setopt(cw->m, CURLMOPT_TIMERFUNCTION, timer_fn);
     curl_multi_setopt(cw->m, CURLMOPT_TIMERDATA, cw);
+    /* h2c on a libcurl that cannot reuse it (see c_conn_new): a transfer joining another
+     * user's h2c connection in flight fails the same way, so no multiplexing either */
+    bool h2c_broken = w->r->o.http2 && !w->r->target.tls && h2c_reuse_broken();
     curl_multi_setopt(cw->m, CURLMOPT_PIPELINING,
-                      w->r->o.http2 ? (long)CURLPIPE_MULTIPLEX : (long)CURLPIPE_NOTHING);
+                      w->r->o.http2 && !h2c_broken ? (long)CURLPIPE_MULTIPLEX
+                                                   : (long)CURLPIPE_NOTHING);
     curl_multi_setopt(cw->m, CURLMOPT_MAXCONNECTS, (long)(w->n_vus + 4));
     w->engine_data = cw;
     return 0;
-}
-
-static void c_reap(struct rp_worker *w)
-{
-    struct cworker *cw = w->engine_data;
-    if (!cw)
-        return;
-    while (cw->zombies) {
-        struct csock *s = cw->zombies;
-        cw->zombies = s->next;
-        free(s);
-    }
 }
 
 static void c_worker_fini(struct rp_worker *w)
@@ -288,8 +343,16 @@ static void c_worker_fini(struct rp_worker *w)
     struct cworker *cw = w->engine_data;
     if (!cw)
         return;
-    curl_multi_cleanup(cw->m);
-    c_reap(w);
+    curl_multi_cleanup(cw->m); /* closes the cached connections through closesock_cb */
+    for (size_t i = 0; i < cw->n_byfd; i++) {
+        if (cw->byfd[i])
+            rr_io_stop(w->loop, &cw->byfd[i]->io);
+        free(cw->byfd[i]);
+    }
+    free(cw->byfd);
+    for (size_t i = 0; i < cw->cap_hc; i++)
+        curl_slist_free_all(cw->hc[i].hl);
+    free(cw->hc);
     rr_timer_stop(w->loop, &cw->timer);
     free(cw);
     w->engine_data = NULL;
@@ -318,11 +381,17 @@ static struct rp_conn *c_conn_new(struct rp_worker *w, struct rp_vu *vu)
     curl_easy_setopt(c->e, CURLOPT_SSL_VERIFYHOST, 0L);
     curl_easy_setopt(c->e, CURLOPT_FOLLOWLOCATION, 0L); /* the recording has the next request */
     curl_easy_setopt(c->e, CURLOPT_TCP_NODELAY, 1L);
+    /* Straight to the target, as the native engine: no http_proxy/no_proxy look-ups in the
+     * environment on every transfer. */
+    curl_easy_setopt(c->e, CURLOPT_NOPROXY, "*");
     c->pre_fd = c->pre_given = -1;
     curl_easy_setopt(c->e, CURLOPT_OPENSOCKETFUNCTION, open_cb);
     curl_easy_setopt(c->e, CURLOPT_OPENSOCKETDATA, c);
     curl_easy_setopt(c->e, CURLOPT_SOCKOPTFUNCTION, sockopt_cb);
     curl_easy_setopt(c->e, CURLOPT_SOCKOPTDATA, c);
+    /* the worker's, not the conn's: a cached connection may outlive this handle */
+    curl_easy_setopt(c->e, CURLOPT_CLOSESOCKETFUNCTION, closesock_cb);
+    curl_easy_setopt(c->e, CURLOPT_CLOSESOCKETDATA, w->engine_data);
     curl_easy_setopt(c->e, CURLOPT_HTTP_VERSION,
                      r->o.http2 ? (r->target.tls ? (long)CURL_HTTP_VERSION_2TLS
                                                  : (long)CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE)
@@ -330,8 +399,7 @@ static struct rp_conn *c_conn_new(struct rp_worker *w, struct rp_vu *vu)
     /* Debian 12's libcurl 7.88.1 fails every request it sends on a reused h2c (prior
      * knowledge) connection with "Error in the HTTP2 framing layer" (the curl tool does the
      * same against nginx). Until a fixed libcurl: one connection per h2c request. */
-    if (r->o.http2 && !r->target.tls &&
-        curl_version_info(CURLVERSION_NOW)->version_num < 0x075800 + 0x200)
+    if (r->o.http2 && !r->target.tls && h2c_reuse_broken())
         curl_easy_setopt(c->e, CURLOPT_FORBID_REUSE, 1L);
     /* Only the address resolved at start (a numeric host needs nothing: curl re-parses the
      * resolve list on every transfer, which costs more than it is worth then). */
@@ -359,14 +427,35 @@ static struct rp_conn *c_conn_new(struct rp_worker *w, struct rp_vu *vu)
 static curl_socket_t open_cb(void *ud, curlsocktype purpose, struct curl_sockaddr *a)
 {
     struct rp_conn *c = ud;
+    int fd;
     (void)purpose;
     if (c->pre_fd >= 0) {
-        int fd = c->pre_fd;
+        fd = c->pre_fd;
         c->pre_fd = -1;
         c->pre_given = fd;
-        return fd;
+    } else {
+        fd = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+        if (fd < 0)
+            return CURL_SOCKET_BAD;
     }
-    return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+    struct csock *s = sock_of(c->w->engine_data, fd);
+    if (s->io.fd >= 0) /* left from an fd closed behind our back: that registration is gone */
+        rr_io_stop(c->w->loop, &s->io);
+    s->conn = true;
+    s->watched = false;
+    return fd;
+}
+
+static int closesock_cb(void *ud, curl_socket_t fd)
+{
+    struct cworker *cw = ud;
+    if ((size_t)fd < cw->n_byfd && cw->byfd[fd]) {
+        struct csock *s = cw->byfd[fd];
+        rr_io_stop(cw->w->loop, &s->io); /* before close: the fd number can come back at once */
+        s->conn = false;
+        s->watched = false;
+    }
+    return close(fd);
 }
 
 static int sockopt_cb(void *ud, curl_socket_t fd, curlsocktype purpose)
@@ -410,22 +499,9 @@ static bool has_header(struct rr_view hdrs, const char *name)
     return false;
 }
 
-static const char *c_send(struct rp_conn *c, const struct rp_out *o)
+static struct curl_slist *build_headers(const struct rp_out *o)
 {
-    struct cworker *cw = c->w->engine_data;
     struct curl_slist *hl = NULL;
-    c->o = o;
-    c->busy = true;
-    c->status = 0;
-    c->n_hdr = 0;
-    c->reason_len = 0;
-    c->body_len = 0;
-    c->errbuf[0] = 0;
-    rr_buf_reset(&c->hb);
-    rr_buf_reset(&c->body);
-    if (o->key && o->key == c->last_key)
-        goto add; /* the same static request again: the handle keeps its options */
-    c->last_key = o->key;
     /* headers: "Name: value\r\n" lines; curl's own defaults are removed unless recorded */
     const char *p = (const char *)o->hdrs.p, *end = p + o->hdrs.len;
     while (p && p < end) {
@@ -441,6 +517,60 @@ static const char *c_send(struct rp_conn *c, const struct rp_out *o)
     hl = curl_slist_append(hl, "Expect:");
     if (o->body.len && !has_header(o->hdrs, "Content-Type"))
         hl = curl_slist_append(hl, "Content-Type:"); /* not curl's form default */
+    return hl;
+}
+
+static struct curl_slist *cached_headers(struct cworker *cw, const struct rp_out *o)
+{
+    if (2 * (cw->n_hc + 1) > cw->cap_hc) {
+        size_t cap = cw->cap_hc ? 2 * cw->cap_hc : 64;
+        struct hcache *hc = rr_xcalloc(cap, sizeof(*hc));
+        for (size_t i = 0; i < cw->cap_hc; i++) {
+            if (!cw->hc[i].key)
+                continue;
+            size_t j = ((uintptr_t)cw->hc[i].key >> 4) & (cap - 1);
+            while (hc[j].key)
+                j = (j + 1) & (cap - 1);
+            hc[j] = cw->hc[i];
+        }
+        free(cw->hc);
+        cw->hc = hc;
+        cw->cap_hc = cap;
+    }
+    size_t j = ((uintptr_t)o->key >> 4) & (cw->cap_hc - 1);
+    while (cw->hc[j].key && cw->hc[j].key != o->key)
+        j = (j + 1) & (cw->cap_hc - 1);
+    if (!cw->hc[j].key) {
+        cw->hc[j].key = o->key;
+        cw->hc[j].hl = build_headers(o);
+        cw->n_hc++;
+    }
+    return cw->hc[j].hl;
+}
+
+static const char *c_send(struct rp_conn *c, const struct rp_out *o)
+{
+    struct cworker *cw = c->w->engine_data;
+    struct curl_slist *hl, *dyn = NULL;
+    c->o = o;
+    c->busy = true;
+    c->status = 0;
+    c->n_hdr = 0;
+    c->reason_len = 0;
+    c->body_len = 0;
+    c->ce = c->inflating = c->ce_bad = false;
+    c->errbuf[0] = 0;
+    rr_buf_reset(&c->hb);
+    rr_buf_reset(&c->body);
+    if (o->key && o->key == c->last_key)
+        goto add; /* the same static request again: the handle keeps its options */
+    c->last_key = o->key;
+    if (o->key) {
+        hl = cached_headers(cw, o);
+    } else {
+        hl = build_headers(o);
+        dyn = hl;
+    }
     curl_easy_setopt(c->e, CURLOPT_HTTPHEADER, hl);
     curl_easy_setopt(c->e, CURLOPT_URL, o->url);
     curl_easy_setopt(c->e, CURLOPT_NOBODY, 0L);
@@ -459,7 +589,7 @@ static const char *c_send(struct rp_conn *c, const struct rp_out *o)
     }
     if (c->hdr_list)
         curl_slist_free_all(c->hdr_list);
-    c->hdr_list = hl;
+    c->hdr_list = dyn;
 add:
     if (curl_multi_add_handle(cw->m, c->e) != CURLM_OK) {
         c->busy = false;
@@ -490,6 +620,7 @@ static void c_conn_free(struct rp_conn *c)
     curl_slist_free_all(c->hdr_list);
     rr_buf_fini(&c->hb);
     rr_buf_fini(&c->body);
+    rp__inflate_fini(&c->inf);
     free(c->hoff);
     free(c->hv);
     free(c);
@@ -501,7 +632,6 @@ const struct rp_engine rp__engine_curl = {
     .worker_fini = c_worker_fini,
     .conn_new = c_conn_new,
     .send = c_send,
-    .reap = c_reap,
     .abort = c_abort,
     .preconnect = c_preconnect,
     .conn_free = c_conn_free,

@@ -54,6 +54,7 @@ struct rp_conn {
     size_t hv_cap;
     struct rr_buf body;
     uint64_t body_len;
+    struct rp_ce_count ce; /* the decoded size of a gzip body not kept */
     struct rr_buf wbuf; /* frames not yet written */
     size_t woff;
     struct rr_buf nb; /* request header names (lower case) and values */
@@ -157,9 +158,14 @@ static int on_data(nghttp2_session *s, uint8_t flags, int32_t sid, const uint8_t
     (void)flags;
     if (sid != c->sid || !c->sid)
         return 0;
+    bool keep = c->o && c->o->need_body;
+    if (!keep && !c->body_len)
+        rp__ce_count_begin(&c->ce, &c->hb, c->hoff, c->n_hdr);
     c->body_len += len;
-    if (c->o && c->o->need_body)
+    if (keep)
         rr_buf_add(&c->body, data, len);
+    else
+        rp__ce_count_feed(&c->ce, data, len);
     return 0;
 }
 
@@ -346,6 +352,12 @@ static void deliver(struct rp_conn *c, const char *err)
         resp.headers = c->hv;
         resp.body = rr_view_of(c->body.p, c->body.len);
         resp.body_len = c->body_len;
+        if (c->ce.on && c->body_len && !c->body.len) {
+            resp.body_len = c->ce.n;
+            resp.body_decoded = true;
+            if (c->ce.failed)
+                resp.error = RP_CE_ERROR;
+        }
     }
     /* The user may send its next request on this connection from here: nothing after. */
     rp__vu_response(vu, &resp);
@@ -699,6 +711,7 @@ static void h_conn_free(struct rp_conn *c)
     rr_buf_fini(&c->body);
     rr_buf_fini(&c->wbuf);
     rr_buf_fini(&c->nb);
+    rp__inflate_fini(&c->ce.inf);
     free(c->hoff);
     free(c->hv);
     free(c->nv);

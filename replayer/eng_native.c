@@ -39,6 +39,7 @@ struct rp_conn {
     size_t reason_off, reason_len;
     struct rr_buf body;
     uint64_t body_len;
+    struct rp_ce_count ce; /* the decoded size of a gzip body not kept */
 };
 
 static llhttp_settings_t settings;
@@ -111,9 +112,14 @@ static int on_headers_complete(llhttp_t *p)
 static int on_body(llhttp_t *p, const char *at, size_t len)
 {
     struct rp_conn *c = p->data;
+    bool keep = c->o && c->o->need_body;
+    if (!keep && !c->body_len)
+        rp__ce_count_begin(&c->ce, &c->hb, c->hoff, c->n_hdr);
     c->body_len += len;
-    if (c->o && c->o->need_body)
+    if (keep)
         rr_buf_add(&c->body, at, len);
+    else
+        rp__ce_count_feed(&c->ce, at, len);
     return 0;
 }
 
@@ -188,7 +194,14 @@ static void deliver(struct rp_conn *c, const char *err)
         resp.headers = c->hv;
         resp.body = rr_view_of(c->body.p, c->body.len);
         resp.body_len = c->body_len;
-    } else {
+        if (c->ce.on && c->body_len && !c->body.len) {
+            resp.body_len = c->ce.n;
+            resp.body_decoded = true;
+            if (c->ce.failed)
+                resp.error = err = RP_CE_ERROR;
+        }
+    }
+    if (err) {
         conn_close(c);
     }
     /* The user may send its next request on this connection from here: nothing after. */
@@ -462,6 +475,7 @@ static void n_conn_free(struct rp_conn *c)
     conn_close(c);
     rr_buf_fini(&c->hb);
     rr_buf_fini(&c->body);
+    rp__inflate_fini(&c->ce.inf);
     free(c->hoff);
     free(c->hv);
     free(c);

@@ -10,8 +10,10 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <zlib.h>
 
 #include "rp_int.h"
+#include "rr/util.h"
 
 /* ---------------------------------------------------------------- JSON path */
 
@@ -361,4 +363,132 @@ const char *rp__err_errno(int err, char *buf, size_t len)
         snprintf(buf, len, "OSError(%d, '%s')", err, strerror(err));
         return buf;
     }
+}
+
+/* ---------------------------------------------------------------- Content-Encoding */
+
+/* Extractors, checks and the counted size see the decoded body, as Locust's clients do
+ * (response_length is the length of the decoded content). gzip and deflate are decoded;
+ * anything else (br, zstd, identity) is left as received. */
+bool rp__ce_decodes(struct rr_view v)
+{
+    const char *p = (const char *)v.p;
+    size_t n = v.len;
+    while (n && (*p == ' ' || *p == '\t'))
+        p++, n--;
+    while (n && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+        n--;
+    return (n == 4 && !strncasecmp(p, "gzip", 4)) || (n == 6 && !strncasecmp(p, "x-gzip", 6)) ||
+           (n == 7 && !strncasecmp(p, "deflate", 7));
+}
+
+enum {
+    INF_RUN = 1,
+    INF_END,
+    INF_FAILED
+};
+
+void rp__inflate_start(struct rp_inflate *d)
+{
+    z_stream *zs = d->zs;
+    if (!zs) {
+        zs = rr_xcalloc(1, sizeof(*zs));
+        /* 15 + 32: a gzip or a zlib header, found from the first bytes */
+        if (inflateInit2(zs, 15 + 32) != Z_OK)
+            rr_panic("inflateInit2");
+        d->zs = zs;
+    } else {
+        (void)inflateReset2(zs, 15 + 32);
+    }
+    d->state = INF_RUN;
+    d->raw_tried = false;
+}
+
+int rp__inflate_feed(struct rp_inflate *d, const void *p, size_t len, struct rr_buf *out,
+                     uint64_t *n_out)
+{
+    z_stream *zs = d->zs;
+    uint8_t tmp[16384];
+    bool first = zs && zs->total_in == 0;
+    const void *p0 = p;
+    size_t len0 = len;
+    if (d->state == INF_FAILED)
+        return RR_EPARSE;
+    if (d->state != INF_RUN)
+        return 0; /* bytes after the end of the stream are ignored, as zlib-based clients do */
+    zs->next_in = (Bytef *)(uintptr_t)p;
+    zs->avail_in = 0;
+    for (;;) {
+        if (!zs->avail_in) {
+            if (!len)
+                return 0;
+            zs->avail_in = len > 1u << 30 ? 1u << 30 : (uInt)len;
+            len -= zs->avail_in;
+        }
+        uint8_t *dst = tmp;
+        size_t room = sizeof(tmp);
+        if (out) {
+            rr_buf_reserve(out, sizeof(tmp));
+            dst = out->p + out->len;
+            room = out->cap - out->len;
+        }
+        zs->next_out = dst;
+        zs->avail_out = room > 1u << 30 ? 1u << 30 : (uInt)room;
+        int rc = inflate(zs, Z_NO_FLUSH);
+        size_t got = (size_t)(zs->next_out - dst);
+        if (out)
+            out->len += got;
+        *n_out += got;
+        if (rc == Z_STREAM_END) {
+            d->state = INF_END;
+            return 0;
+        }
+        if (rc == Z_DATA_ERROR && first && !d->raw_tried && zs->total_out == 0) {
+            /* "deflate" sent as a raw stream (no zlib header), as some servers do */
+            d->raw_tried = true;
+            (void)inflateReset2(zs, -15);
+            return rp__inflate_feed(d, p0, len0, out, n_out);
+        }
+        if (rc != Z_OK && rc != Z_BUF_ERROR) {
+            d->state = INF_FAILED;
+            return RR_EPARSE;
+        }
+    }
+}
+
+bool rp__inflate_done(const struct rp_inflate *d)
+{
+    return d->state == INF_END;
+}
+
+void rp__inflate_fini(struct rp_inflate *d)
+{
+    if (d->zs) {
+        inflateEnd(d->zs);
+        free(d->zs);
+    }
+    d->zs = NULL;
+    d->state = 0;
+}
+
+void rp__ce_count_begin(struct rp_ce_count *cc, const struct rr_buf *hb, const size_t *hoff,
+                        size_t n_hdr)
+{
+    cc->on = cc->failed = false;
+    cc->n = 0;
+    for (size_t i = 0; i < n_hdr; i++) {
+        const size_t *h = &hoff[4 * i];
+        if (rr_view_caseeqs(rr_view_of(hb->p + h[0], h[1]), "Content-Encoding") &&
+            rp__ce_decodes(rr_view_of(hb->p + h[2], h[3]))) {
+            rp__inflate_start(&cc->inf);
+            cc->on = true;
+            return;
+        }
+    }
+}
+
+void rp__ce_count_feed(struct rp_ce_count *cc, const void *p, size_t len)
+{
+    if (cc->on && !cc->failed && rp__inflate_feed(&cc->inf, p, len, NULL, &cc->n))
+        cc->failed = true;
 }

@@ -181,6 +181,7 @@ struct rp_resp {
     const struct rr_view *headers; /* name, value, name, value... */
     struct rr_view body;           /* empty unless need_body */
     uint64_t body_len;
+    bool body_decoded; /* Content-Encoding undone already (curl engine): body_len is decoded */
     const char *error; /* NULL: a response was received */
     uint64_t t_done_us;
 };
@@ -346,6 +347,39 @@ const char *rp__check(const struct rp_step *s, const struct rp_resp *resp, doubl
 int rp__json_path(const char *json, size_t len, const char *path, struct rr_buf *out);
 /* Jar: applies Set-Cookie values of a response. */
 void rp__jar_update(struct rr_buf *jar, const struct rp_resp *resp);
+
+/* Content-Encoding: true for the codings decoded before extraction (gzip, deflate). */
+bool rp__ce_decodes(struct rr_view value);
+/* A streaming gzip/zlib/raw-deflate decoder, reusable from one body to the next. */
+struct rp_inflate {
+    void *zs; /* z_stream, allocated on first use */
+    int state;
+    bool raw_tried;
+};
+void rp__inflate_start(struct rp_inflate *d);
+/* Appends the decoded bytes to out (NULL: only counted into *n_out). 0, or RR_EPARSE for a
+ * corrupt stream (sticky until the next start). */
+int rp__inflate_feed(struct rp_inflate *d, const void *p, size_t len, struct rr_buf *out,
+                     uint64_t *n_out);
+/* The stream ended properly (its trailer was read). */
+bool rp__inflate_done(const struct rp_inflate *d);
+void rp__inflate_fini(struct rp_inflate *d);
+
+/* The error of a body that does not decode, in Locust's (requests') words. */
+#define RP_CE_ERROR                                                                               \
+    "ContentDecodingError('Received response with content-encoding: gzip, but failed to decode " \
+    "it.')"
+/* The decoded size of a body an engine does not keep (no extractor or check reads it): Locust
+ * counts the decoded length, so a gzip answer is inflated and counted, not kept. The headers
+ * are the engines' layout: per header four offsets/lengths (name, value) into hb. */
+struct rp_ce_count {
+    struct rp_inflate inf;
+    bool on, failed;
+    uint64_t n;
+};
+void rp__ce_count_begin(struct rp_ce_count *cc, const struct rr_buf *hb, const size_t *hoff,
+                        size_t n_hdr);
+void rp__ce_count_feed(struct rp_ce_count *cc, const void *p, size_t len);
 
 /* Locust-style texts */
 const char *rp__err_errno(int err, char *buf, size_t len);

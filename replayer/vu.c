@@ -444,6 +444,30 @@ static uint64_t wait_us(struct rp_vu *vu, const struct rp_step *s)
     }
 }
 
+/* A body kept for extraction still in its Content-Encoding (the native engine keeps the bytes
+ * as received): decoded into dbuf, and the size counted becomes the decoded one, as Locust's. */
+static const struct rp_resp *decode_body(const struct rp_resp *resp, struct rp_resp *dec,
+                                         struct rr_buf *dbuf, const char **err)
+{
+    struct rp_inflate inf = {0};
+    uint64_t n = 0;
+    size_t i;
+    for (i = 0; i < resp->n_headers; i++)
+        if (rr_view_caseeqs(resp->headers[2 * i], "Content-Encoding"))
+            break;
+    if (i == resp->n_headers || !rp__ce_decodes(resp->headers[2 * i + 1]))
+        return resp;
+    rp__inflate_start(&inf);
+    if (rp__inflate_feed(&inf, resp->body.p, resp->body.len, dbuf, &n))
+        *err = RP_CE_ERROR;
+    rp__inflate_fini(&inf);
+    *dec = *resp;
+    dec->body = rr_view_of(dbuf->p, dbuf->len);
+    dec->body_len = n;
+    dec->body_decoded = true;
+    return dec;
+}
+
 void rp__vu_response(struct rp_vu *vu, const struct rp_resp *resp)
 {
     struct rp_worker *w = vu->w;
@@ -456,6 +480,11 @@ void rp__vu_response(struct rp_vu *vu, const struct rp_resp *resp)
     if (vu->state != VU_IN_FLIGHT)
         return;
     vu->state = VU_IDLE;
+    struct rp_resp dec;
+    struct rr_buf dbuf;
+    rr_buf_init(&dbuf);
+    if (!err && !resp->body_decoded && resp->body.len)
+        resp = decode_body(resp, &dec, &dbuf, &err);
     if (!err) {
         rp__jar_update(&vu->jar, resp);
         for (size_t i = 0; i < s->n_extracts && !err; i++) {
@@ -503,6 +532,7 @@ void rp__vu_response(struct rp_vu *vu, const struct rp_resp *resp)
         rr_buf_fini(&ctx);
         rr_buf_fini(&url);
     }
+    rr_buf_fini(&dbuf); /* resp->body may point into it: only resp->error is read below */
     vu->idx++;
     if (vu->tl) {
         next(vu);

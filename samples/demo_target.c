@@ -376,6 +376,7 @@ struct sess {
     char cookie[33];
     int cart[MAX_CART];
     int ncart;
+    char csrf[33];              /* the token of the last form page handed out; "" once used */
     struct sess *hnext;         /* hash chain */
     struct sess *older, *newer; /* age list, for forgetting the oldest */
 };
@@ -740,6 +741,63 @@ static void route_lookup(const struct req *r, struct resp *rs)
     }
 }
 
+/* An HTML form with a hidden one-time CSRF token, as server-rendered sites have: GET hands
+ * out a fresh token tied to the session, POST must send it back (form field csrf_token or
+ * header X-CSRF-Token), once. */
+static void route_form(const struct req *r, struct resp *rs)
+{
+    bool post = method_is(r, "POST");
+    if (!post && !method_is(r, "GET") && !method_is(r, "HEAD")) {
+        method_not_allowed(rs, "GET, HEAD, POST");
+        return;
+    }
+    struct sess *s = auth(r);
+    if (!s) {
+        json_error(rs, 401, "missing or unknown bearer token");
+        return;
+    }
+    rs->ctype = "text/html; charset=utf-8";
+    if (!post) {
+        random_hex(s->csrf, 16);
+        sb_addf(&rs->body,
+                "<!doctype html>\n<html><head><title>Account</title>\n"
+                "<meta name=\"csrf-token\" content=\"%s\"></head>\n<body>\n"
+                "<form method=\"post\" action=\"/account/form\">\n"
+                "  <input type=\"hidden\" name=\"csrf_token\" value=\"%s\">\n"
+                "  <input type=\"text\" name=\"nickname\" value=\"\">\n"
+                "  <button type=\"submit\">Save</button>\n</form>\n</body></html>\n",
+                s->csrf, s->csrf);
+        pthread_mutex_unlock(&g_sess_mu);
+        resp_hdr(rs, "Cache-Control", "no-store");
+        return;
+    }
+    /* csrf_token=VALUE anywhere in the form */
+    const char *b = r->body.p ? r->body.p : "";
+    size_t n = r->body.len, vl = 0;
+    const char *v = NULL;
+    for (size_t i = 0; i < n;) {
+        size_t e = i;
+        while (e < n && b[e] != '&')
+            e++;
+        if (e - i > 11 && memcmp(b + i, "csrf_token=", 11) == 0) {
+            v = b + i + 11;
+            vl = e - i - 11;
+        }
+        i = e + 1;
+    }
+    /* or in an X-CSRF-Token header, as pages that post by script send it */
+    if (!v)
+        v = req_hdr(r, "x-csrf-token", &vl);
+    bool good = v && s->csrf[0] && vl == strlen(s->csrf) && memcmp(v, s->csrf, vl) == 0;
+    if (good)
+        s->csrf[0] = 0;
+    pthread_mutex_unlock(&g_sess_mu);
+    rs->status = good ? 200 : 403;
+    sb_adds(&rs->body, good ? "<!doctype html>\n<p>Saved.</p>\n" : "bad csrf token\n");
+    if (!good)
+        rs->ctype = "text/plain";
+}
+
 /* The routing table, shared by HTTP/1 and HTTP/2. */
 static void route(const struct req *r, struct resp *rs)
 {
@@ -796,6 +854,8 @@ static void route(const struct req *r, struct resp *rs)
         route_admin(r, PATH_IS("/api/admin/reset"), rs);
     } else if (PATH_IS("/api/lookup")) {
         route_lookup(r, rs);
+    } else if (PATH_IS("/account/form")) {
+        route_form(r, rs);
     } else if (PATH_HAS("/delay/")) {
         uint64_t ms;
         if (!parse_num(t + 7, plen - 7, MAX_DELAY_MS, &ms)) {

@@ -3,7 +3,8 @@
  * One HttpUser (or FastHttpUser) class per flow with the flow's weight, a SequentialTaskSet of
  * its steps, on_start/on_stop steps in the user's on_start/on_stop, pools as Python lists,
  * extraction with response.json()/headers/cookies/re, substitution with f-strings, checks
- * with catch_response and response.failure("..."). A failed step interrupts the iteration. */
+ * with catch_response and response.failure("..."). A failed step interrupts the iteration.
+ * The plan's before/after steps run from the test_start/test_stop events. */
 #define _GNU_SOURCE
 #include <ctype.h>
 #include <stdio.h>
@@ -63,8 +64,10 @@ static const char preamble[] =
     "import re\n"
     "\n"
     "import gevent\n"
-    "from locust import %s, SequentialTaskSet, task, between, constant, constant_pacing\n"
+    "from locust import %s, SequentialTaskSet, task, between, constant, constant_pacing, events\n"
+    "from locust.clients import HttpSession\n"
     "from locust.exception import StopUser\n"
+    "from locust.runners import WorkerRunner\n"
     "\n"
     "\n"
     "def _csv_column(path, column):\n"
@@ -127,6 +130,16 @@ static const char preamble[] =
     "        return response.json()\n"
     "    except Exception:\n"
     "        return None\n"
+    "\n"
+    "\n"
+    "class _Once:\n"
+    "    \"\"\"The user of the plan's before/after steps: run once per test, on the master (or\n"
+    "    the only process), before the first user starts and after the last one stopped.\"\"\"\n"
+    "\n"
+    "    def __init__(self, environment, host):\n"
+    "        self.environment, self.v, self.think = environment, {}, 0\n"
+    "        self.client = HttpSession(base_url=environment.host or host,\n"
+    "                                  request_event=environment.events.request, user=None)\n"
     "\n"
     "\n"
     "def _think(q):\n"
@@ -327,6 +340,31 @@ void rr_transform_locustfile(const struct rr_plan *p, int fast, struct rr_buf *o
         rr_buf_adds(o, "),\n");
     }
     rr_buf_adds(o, "}\n\n\n");
+
+    /* test-level steps: Locust's test_start/test_stop events, skipped on workers so they run
+     * once per test; a failed step ends its list as a failed on_start step does */
+    const struct rr_plan_step *once[2] = {p->before, p->after};
+    size_t n_once[2] = {p->n_before, p->n_after};
+    static const char *const once_ev[2] = {"test_start", "test_stop"};
+    for (int l = 0; l < 2; l++) {
+        if (!n_once[l])
+            continue;
+        size_t first = id;
+        for (size_t k = 0; k < n_once[l]; k++)
+            emit_step(o, &once[l][k], id++, scale, 0);
+        rr_buf_printf(o, "@events.%s.add_listener\ndef _%s(environment, **kwargs):\n",
+                      once_ev[l], l ? "after" : "before");
+        rr_buf_adds(o, "    if isinstance(environment.runner, WorkerRunner):\n        return\n");
+        rr_buf_adds(o, "    user = _Once(environment, ");
+        if (p->host)
+            py_strz(o, p->host, 0);
+        else
+            rr_buf_adds(o, "None");
+        rr_buf_adds(o, ")\n");
+        for (size_t k = 0; k < n_once[l]; k++)
+            rr_buf_printf(o, "    if not _step%zu(user, user.v):\n        return\n", first + k);
+        rr_buf_adds(o, "\n\n");
+    }
 
     for (size_t f = 0; f < p->n_flows; f++) {
         const struct rr_plan_flow *fl = &p->flows[f];

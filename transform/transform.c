@@ -22,6 +22,10 @@
 #include "tx_int.h"
 
 #define MIN_TOKEN        8 /* shorter response values are not taken for correlations */
+#define MAX_TEXT_BODY    (256 * 1024) /* larger text bodies are not searched for values */
+#define MAX_TEXT_VALUE   1024         /* nor for longer values */
+#define MAX_TEXT_LOOKBACK 32           /* text pages searched back from a request, at most */
+#define MAX_TEXT_SCAN     (UINT64_C(256) << 20) /* bytes of text pages searched per flow */
 #define MIN_IDENTITY     8 /* shorter cookie/bearer values do not link connections */
 #define MAX_POOL_VALUES  10000
 #define ANON_GAP_US      2000000 /* an anonymous connection joins one that starts this soon after */
@@ -1511,6 +1515,7 @@ struct build {
     struct strset sess_vals;    /* pool values already placed in this session ... */
     struct strset sess_valvars; /* ... and their variables */
     struct strset *all_extract; /* extractor names of every flow */
+    uint64_t text_scanned;      /* bytes of text pages searched for request values */
 };
 
 static void sanitize(const char *in, struct rr_buf *out)
@@ -1633,6 +1638,87 @@ static void subst_produced(struct build *b, const char *text, size_t n, uint32_t
         lit = i;
     }
     rr_buf_add(out, text + lit, n - lit);
+}
+
+/* A text body (HTML, plain, JS, XML, form-encoded) small enough to search for values. */
+static bool text_body(const struct cap *c)
+{
+    if (!c->resp_body.len || c->resp_body.len > MAX_TEXT_BODY)
+        return false;
+    for (size_t i = 0; i < c->n_resp; i++) {
+        if (strcasecmp(c->resp[i].name, "content-type"))
+            continue;
+        const char *v = c->resp[i].value;
+        if (strstr(v, "json"))
+            return false;
+        return !strncasecmp(v, "text/", 5) || strstr(v, "javascript") || strstr(v, "xml") ||
+               strstr(v, "html") || strstr(v, "x-www-form-urlencoded");
+    }
+    /* no type: text when no NUL starts it */
+    return !memchr(c->resp_body.p, 0, c->resp_body.len < 512 ? c->resp_body.len : 512);
+}
+
+static bool sent_by(const struct cap *c, const char *v, size_t n)
+{
+    if (memmem(c->target, strlen(c->target), v, n) ||
+        (c->req_body.len && memmem(c->req_body.p, c->req_body.len, v, n)))
+        return true;
+    for (size_t i = 0; i < c->n_req; i++)
+        if (memmem(c->req[i].value, strlen(c->req[i].value), v, n))
+            return true;
+    return false;
+}
+
+static void pool_name(const char *key, const char *target, struct rr_buf *out);
+
+/* Pages are full of words; a value handed out (a token, an id) has a digit somewhere. */
+static bool memchr_digit(const char *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (isdigit((unsigned char)v[i]))
+            return true;
+    return false;
+}
+
+/* A value step pos sends that no response produced so far, found in an earlier text body:
+ * becomes a produced value with a regex extractor (the most recent such body; a value an
+ * earlier request sent itself is an echo, not something handed out). key names the value
+ * when the page does not. */
+static void discover(struct build *b, uint32_t pos, const char *key, const char *target,
+                     const char *v, size_t n)
+{
+    if (b->t->no_corr || n < MIN_TOKEN || n > MAX_TEXT_VALUE || !memchr_digit(v, n) ||
+        find_exact(b, v, n, pos))
+        return;
+    unsigned pages = 0;
+    for (uint32_t k = pos; k > 0 && pages < MAX_TEXT_LOOKBACK; k--) {
+        const struct cap *c = &b->f->caps[k - 1];
+        if (!text_body(c))
+            continue;
+        /* a long session of big pages sending many values: bounded work per flow */
+        pages++;
+        if (b->text_scanned > MAX_TEXT_SCAN)
+            return;
+        b->text_scanned += c->resp_body.len;
+        if (!memmem(c->resp_body.p, c->resp_body.len, v, n))
+            continue;
+        for (uint32_t e = 0; e < k; e++)
+            if (sent_by(&b->f->caps[e], v, n))
+                return;
+        struct rr_buf re, name;
+        rr_buf_init(&re);
+        rr_buf_init(&name);
+        if (tx_regex_for((const char *)c->resp_body.p, c->resp_body.len, v, n, &re, &name) == 0) {
+            if (!name.len && strchr(key, ':') && target)
+                pool_name(key, target, &name); /* form:csrf_token -> csrf_token */
+            else if (!name.len)
+                rr_buf_adds(&name, key); /* a header's or cookie's name */
+            add_produced(b, v, n, rr_buf_cstr(&name), RR_EXTRACT_REGEX, rr_buf_cstr(&re), k - 1);
+        }
+        rr_buf_fini(&re);
+        rr_buf_fini(&name);
+        return;
+    }
 }
 
 static int pool_index(struct rr_plan *p, const char *name)
@@ -1784,6 +1870,7 @@ static char *build_target(struct build *b, uint32_t pos, const char *target)
             j++;
         char key[32];
         snprintf(key, sizeof(key), "path:%u", segno++);
+        discover(b, pos, key, target, path + i, j - i);
         if (!seg_kind(path + i, j - i) || !value_var(b, pos, key, path + i, j - i, target, &out))
             subst_produced(b, path + i, j - i, pos, &out);
         i = j;
@@ -1799,6 +1886,7 @@ static char *build_target(struct build *b, uint32_t pos, const char *target)
                 char key[300];
                 snprintf(key, sizeof(key), "query:%.*s", (int)(eq - s > 200 ? 200 : eq - s), s);
                 rr_buf_add(&out, s, (size_t)(eq + 1 - s));
+                discover(b, pos, key, target, eq + 1, (size_t)(e - eq - 1));
                 if (!value_var(b, pos, key, eq + 1, (size_t)(e - eq - 1), target, &out))
                     subst_produced(b, eq + 1, (size_t)(e - eq - 1), pos, &out);
             } else {
@@ -1858,6 +1946,7 @@ static void json_template(struct jsub *js, json_t *v, struct rr_buf *path, int d
                 json_leaf_text(c, &val);
                 const char *vs = val.p ? (const char *)val.p : "";
                 bool str = json_is_string(c);
+                discover(js->b, js->pos, rr_buf_cstr(&key), js->target, vs, val.len);
                 bool hit =
                     value_var(js->b, js->pos, rr_buf_cstr(&key), vs, val.len, js->target, &out);
                 if (!hit && str) {
@@ -1952,6 +2041,7 @@ static void build_body(struct build *b, uint32_t pos, const struct cap *c, struc
                 char key[300];
                 snprintf(key, sizeof(key), "form:%.*s", (int)(eq - q > 200 ? 200 : eq - q), q);
                 rr_buf_add(&out, q, (size_t)(eq + 1 - q));
+                discover(b, pos, key, c->target, eq + 1, (size_t)(e - eq - 1));
                 if (!value_var(b, pos, key, eq + 1, (size_t)(e - eq - 1), c->target, &out))
                     subst_produced(b, eq + 1, (size_t)(e - eq - 1), pos, &out);
             } else {
@@ -1967,6 +2057,19 @@ static void build_body(struct build *b, uint32_t pos, const struct cap *c, struc
     if (j)
         json_decref(j);
     s->body = rr_buf_take(&out, &s->body_len);
+}
+
+/* Request headers whose values are the client's own (or the jar's), not a page's. */
+static bool skip_discover(const char *n)
+{
+    static const char *const own[] = {
+        "host",    "user-agent", "accept",       "accept-language", "accept-encoding",
+        "referer", "origin",     "content-type", "content-length",  "authorization",
+        NULL};
+    for (int i = 0; own[i]; i++)
+        if (!strcasecmp(own[i], n))
+            return true;
+    return false;
 }
 
 static bool skip_req_header(const char *n)
@@ -1997,6 +2100,11 @@ static void build_cookie(struct build *b, uint32_t pos, const char *v, struct rr
             const struct produced *p = &b->prod[i];
             jar = p->kind == RR_EXTRACT_COOKIE && p->step < pos &&
                   strlen(p->expr) == (size_t)(eq - s) && !memcmp(p->expr, s, (size_t)(eq - s));
+        }
+        if (!jar && eq && eq > s && (size_t)(eq - s) < 200) {
+            char key[210];
+            snprintf(key, sizeof(key), "%.*s", (int)(eq - s), s);
+            discover(b, pos, key, NULL, eq + 1, (size_t)(e - eq - 1));
         }
         if (!jar || b->t->no_corr) {
             if (!first)
@@ -2205,10 +2313,13 @@ static void build_flow(struct tx *t, struct rr_plan *plan, uint32_t fi, struct r
                 continue;
             struct rr_buf v;
             rr_buf_init(&v);
-            if (!strcasecmp(c->req[h].name, "cookie"))
+            if (!strcasecmp(c->req[h].name, "cookie")) {
                 build_cookie(&b, k, c->req[h].value, &v);
-            else
+            } else {
+                if (!skip_discover(c->req[h].name) && !strchr(c->req[h].value, ' '))
+                    discover(&b, k, c->req[h].name, NULL, c->req[h].value, strlen(c->req[h].value));
                 subst_produced(&b, c->req[h].value, strlen(c->req[h].value), k, &v);
+            }
             if (!v.len && !strcasecmp(c->req[h].name, "cookie")) {
                 rr_buf_fini(&v);
                 continue;

@@ -3,6 +3,7 @@
 #define RR_TX_INT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "rr/transform.h"
 
@@ -71,5 +72,11 @@ struct rr_transform_rules {
 };
 
 bool tx_glob(const char *pat, const char *s, size_t len);
+
+struct rr_buf;
+/* A regex whose group 1 takes val out of body (its first occurrence there), checked against
+ * body; name gets the name the page gives the value ("" if none). 0, or -1: no such regex. */
+int tx_regex_for(const char *body, size_t blen, const char *val, size_t vlen, struct rr_buf *re,
+                 struct rr_buf *name);
 
 #endif

@@ -4,7 +4,9 @@ a setup call once (POST /api/admin/seed), several login -> browse -> logout sess
 teardown once (POST /api/admin/reset). The transform makes the setup the plan's `before` step
 and the teardown its `after` step; a replay with several users against a fresh demo target runs
 the setup exactly once before any other request and the teardown exactly once after every
-other one, with 0 failures. Usage: test_e2e_before_after.py DEMO_TARGET_EXE"""
+other one, with 0 failures. The exported locustfile does the same under Debian's Locust (its
+test_start/test_stop events), when /usr/bin/locust is there.
+Usage: test_e2e_before_after.py DEMO_TARGET_EXE"""
 import os
 import signal
 import subprocess
@@ -97,7 +99,38 @@ def main():
     check(agg.get("Failure Count") == "0" and int(agg.get("Request Count", "0")) == len(lines),
           "0 failures, every request in the stats (%s/%s, %d logged)"
           % (agg.get("Request Count"), agg.get("Failure Count"), len(lines)))
+    locust(exe, db, tmp)
     e2e.finish()
+
+
+def locust(exe, db, tmp):
+    if not os.path.exists("/usr/bin/locust"):
+        print("no /usr/bin/locust (Debian python3-locust): the locustfile leg skipped")
+        return
+    lf = os.path.join(tmp, "setup_locust.py")
+    rc, out, err = rr("export", db, "--locustfile", lf)
+    check(rc == 0, "export --locustfile", err)
+    with DemoTarget(exe, log=True, h2c=False) as t:
+        p = subprocess.run(["/usr/bin/locust", "-f", lf, "--headless", "-u", "3", "-r", "10",
+                            "-t", "3s", "--host", t.url, "--csv", os.path.join(tmp, "locust"),
+                            "--only-summary"], capture_output=True, text=True, timeout=40,
+                           cwd=tmp)
+    check(p.returncode == 0 and "Traceback" not in p.stderr,
+          "locust runs the exported file (exit %d)" % p.returncode, p.stderr)
+    lines = [(ln["method"], ln["target"]) for ln in t.log_lines()]
+    seeds = [i for i, ln in enumerate(lines) if ln == ("POST", "/api/admin/seed")]
+    resets = [i for i, ln in enumerate(lines) if ln == ("POST", "/api/admin/reset")]
+    check(seeds == [0], "under locust the setup ran once, first (at %s of %d)"
+          % (seeds, len(lines)))
+    check(resets == [len(lines) - 1], "under locust the teardown ran once, last (at %s of %d)"
+          % (resets, len(lines)))
+    rows = e2e.stats_rows(os.path.join(tmp, "locust_stats.csv"))
+    # Locust 2.12 writes its final CSV before test_stop (and on_stop) requests are made, so
+    # only the setup can be looked for there; the target's log has the teardown
+    check(("POST", "/api/admin/seed") in rows, "locust's stats name the setup", sorted(rows))
+    agg = rows.get(("", "Aggregated"), {})
+    check(agg.get("Failure Count") == "0", "locust: 0 failures (%s)" % agg.get("Failure Count"),
+          p.stderr)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <zlib.h>
 
 #include "rp_int.h"
 
@@ -176,6 +177,67 @@ static void test_errno_texts(void **state)
                         "ConnectionResetError(104, 'Connection reset by peer')");
 }
 
+/* Compresses src with the given zlib windowBits (31 gzip, 15 zlib, -15 raw deflate). */
+static size_t squeeze(const char *src, int bits, uint8_t *out, size_t cap)
+{
+    z_stream zs;
+    memset(&zs, 0, sizeof(zs));
+    assert_int_equal(deflateInit2(&zs, 9, Z_DEFLATED, bits, 8, Z_DEFAULT_STRATEGY), Z_OK);
+    zs.next_in = (Bytef *)(uintptr_t)src;
+    zs.avail_in = (uInt)strlen(src);
+    zs.next_out = out;
+    zs.avail_out = (uInt)cap;
+    assert_int_equal(deflate(&zs, Z_FINISH), Z_STREAM_END);
+    deflateEnd(&zs);
+    return zs.total_out;
+}
+
+/* gzip, zlib-wrapped and raw deflate, fed in small pieces, with one decoder reused; a corrupt
+ * stream is an error; counting without keeping gives the same length. */
+static void test_inflate(void **state)
+{
+    static const char text[] = "{\"token\":\"abc\",\"pad\":\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+                               "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"}";
+    static const int bits[] = {31, 15, -15};
+    uint8_t z[512];
+    struct rp_inflate d = {0};
+    struct rr_buf out;
+    (void)state;
+    rr_buf_init(&out);
+    for (size_t b = 0; b < 3; b++) {
+        size_t n = squeeze(text, bits[b], z, sizeof(z));
+        uint64_t got = 0, counted = 0;
+        rr_buf_reset(&out);
+        rp__inflate_start(&d);
+        for (size_t off = 0; off < n; off += 7)
+            assert_int_equal(rp__inflate_feed(&d, z + off, n - off < 7 ? n - off : 7, &out, &got),
+                             0);
+        assert_true(rp__inflate_done(&d));
+        assert_int_equal(got, strlen(text));
+        assert_memory_equal(out.p, text, strlen(text));
+        rp__inflate_start(&d);
+        assert_int_equal(rp__inflate_feed(&d, z, n, NULL, &counted), 0);
+        assert_int_equal(counted, strlen(text));
+    }
+    size_t n = squeeze(text, 31, z, sizeof(z));
+    uint64_t got = 0;
+    z[n / 2] ^= 0x55;
+    z[n / 2 + 1] ^= 0x55;
+    rp__inflate_start(&d);
+    rr_buf_reset(&out);
+    assert_int_equal(rp__inflate_feed(&d, z, n, &out, &got), RR_EPARSE);
+    assert_false(rp__inflate_done(&d));
+    rp__inflate_fini(&d);
+    rr_buf_fini(&out);
+    assert_true(rp__ce_decodes(rr_view_of("gzip", 4)));
+    assert_true(rp__ce_decodes(rr_view_of(" GZip ", 6)));
+    assert_true(rp__ce_decodes(rr_view_of("x-gzip", 6)));
+    assert_true(rp__ce_decodes(rr_view_of("deflate", 7)));
+    assert_false(rp__ce_decodes(rr_view_of("br", 2)));
+    assert_false(rp__ce_decodes(rr_view_of("identity", 8)));
+    assert_false(rp__ce_decodes(rr_view_of("gzip, br", 8)));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -184,6 +246,7 @@ int main(void)
         cmocka_unit_test(test_extract_and_jar),
         cmocka_unit_test(test_checks),
         cmocka_unit_test(test_errno_texts),
+        cmocka_unit_test(test_inflate),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

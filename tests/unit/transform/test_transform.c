@@ -714,6 +714,80 @@ static void test_before_after(void **state)
     rec_close(&r);
 }
 
+/* Values handed out in text pages (no JSON): a meta tag's CSRF token sent back in a form and
+ * a header, an order number from a link; not a word the page also holds, not an echo. */
+static void test_text_pages(void **state)
+{
+    (void)state;
+    struct rec r = {0};
+    struct rr_transform_stats st;
+    rec_open(&r);
+    const char *html[] = {"Content-Type", "text/html; charset=utf-8", NULL};
+    const char *form[] = {"Content-Type",
+                          "application/x-www-form-urlencoded",
+                          "X-CSRF-Token",
+                          "a1b2c3d4e5f6a7b8",
+                          "X-Requested-With",
+                          "XMLHttpRequest",
+                          NULL};
+    for (unsigned i = 0; i < 2; i++) {
+        uint64_t c = conn(&r, (uint16_t)(41000 + i));
+        char page[512], body[128], order[64], hdr[32];
+        /* the second session's token differs: without the page it would become a pool */
+        snprintf(hdr, sizeof(hdr), "a1b2c3d4e5f6a7b%u", 8 + i);
+        snprintf(page, sizeof(page),
+                 "<html><head><meta name=\"csrf-token\" content=\"%s\">\n"
+                 "<script>var x = new XMLHttpRequest();</script></head>\n"
+                 "<body><a href=\"/orders/9876543%u\">your order</a></body></html>",
+                 hdr, i);
+        form[3] = hdr;
+        ex(&r, c, "GET", "/account", NULL, 200, page, NULL, html);
+        snprintf(body, sizeof(body), "csrf_token=%s&note=hello", hdr);
+        ex(&r, c, "POST", "/account", body, 200, "<p>ok</p>", form, html);
+        snprintf(order, sizeof(order), "/orders/9876543%u", i);
+        ex(&r, c, "GET", order, NULL, 200, "<p>your order</p>", NULL, html);
+        ex(&r, c, "GET", "/search?q=zz99yy88", NULL, 200, "<p>You searched zz99yy88</p>", NULL,
+           html);
+        ex(&r, c, "GET", "/search?q=zz99yy88&page=2", NULL, 200, "<p>page 2</p>", NULL, html);
+        r.now += 400000000; /* the next session is another one */
+    }
+    rr_transform_stats_init(&st);
+    struct rr_plan *p = run(&r, NULL, 0, &st);
+    assert_int_equal(p->n_flows, 1);
+    const struct rr_plan_flow *f = &p->flows[0];
+    assert_int_equal(f->n_steps, 5);
+    const struct rr_plan_step *s = f->steps;
+    assert_int_equal(s[0].n_extracts, 2);
+    assert_string_equal(s[0].extracts[0].var, "csrf_token");
+    assert_int_equal(s[0].extracts[0].kind, RR_EXTRACT_REGEX);
+    assert_string_equal(s[0].extracts[0].expr, "csrf-token\"\\s+content=\"([A-Za-z0-9_\\-]+)\"");
+    assert_string_equal(s[0].extracts[1].var, "order_id");
+    assert_string_equal(s[0].extracts[1].expr, "href=\"\\/orders\\/([A-Za-z0-9_\\-]+)\"");
+    assert_memory_equal(s[1].body, "csrf_token=${csrf_token}&note=hello", s[1].body_len);
+    assert_string_equal(header(&s[1], "X-CSRF-Token")->value, "${csrf_token}");
+    assert_string_equal(header(&s[1], "X-Requested-With")->value, "XMLHttpRequest");
+    assert_string_equal(s[2].target, "/orders/${order_id}");
+    /* a value the page got from a request of the session is not its to hand out: zz99yy88
+     * was sent before the page echoed it */
+    assert_int_equal(s[3].n_extracts, 0);
+    assert_string_equal(s[4].target, "/search?q=zz99yy88&page=2");
+    rr_plan_free(&p);
+    rr_transform_stats_fini(&st);
+
+    /* the rule ignore drops it by its name: the recorded tokens become a pool */
+    rr_transform_stats_init(&st);
+    p = run(&r, "ignore csrf_token\n", 0, &st);
+    s = p->flows[0].steps;
+    assert_int_equal(s[0].n_extracts, 1);
+    assert_string_equal(s[0].extracts[0].var, "order_id");
+    assert_memory_equal(s[1].body, "csrf_token=${csrf_token}&note=hello", s[1].body_len);
+    assert_int_equal(p->n_pools, 1);
+    assert_string_equal(p->pools[0].name, "csrf_token");
+    rr_plan_free(&p);
+    rr_transform_stats_fini(&st);
+    rec_close(&r);
+}
+
 static void test_locustfile(void **state)
 {
     struct rec r = {0};
@@ -766,6 +840,7 @@ int main(void)
         cmocka_unit_test(test_high_cardinality),
         cmocka_unit_test(test_think_distribution),
         cmocka_unit_test(test_before_after),
+        cmocka_unit_test(test_text_pages),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
