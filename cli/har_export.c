@@ -213,45 +213,6 @@ static const char *http_version(uint8_t v)
     return v == 10 ? "HTTP/1.0" : v == 20 ? "HTTP/2.0" : "HTTP/1.1";
 }
 
-/* The reason a recording over HTTP/2 (which has none) is shown with. */
-static const char *std_reason(unsigned st)
-{
-    static const struct {
-        unsigned code;
-        const char *text;
-    } t[] = {{100, "Continue"},
-             {101, "Switching Protocols"},
-             {200, "OK"},
-             {201, "Created"},
-             {202, "Accepted"},
-             {204, "No Content"},
-             {206, "Partial Content"},
-             {301, "Moved Permanently"},
-             {302, "Found"},
-             {303, "See Other"},
-             {304, "Not Modified"},
-             {307, "Temporary Redirect"},
-             {308, "Permanent Redirect"},
-             {400, "Bad Request"},
-             {401, "Unauthorized"},
-             {403, "Forbidden"},
-             {404, "Not Found"},
-             {405, "Method Not Allowed"},
-             {409, "Conflict"},
-             {413, "Content Too Large"},
-             {415, "Unsupported Media Type"},
-             {422, "Unprocessable Content"},
-             {429, "Too Many Requests"},
-             {500, "Internal Server Error"},
-             {502, "Bad Gateway"},
-             {503, "Service Unavailable"},
-             {504, "Gateway Timeout"}};
-    for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
-        if (t[i].code == st)
-            return t[i].text;
-    return "";
-}
-
 /* Microseconds since the epoch as ISO 8601 UTC with six decimals. */
 static void iso_time(uint64_t us, char *out, size_t len)
 {
@@ -360,7 +321,7 @@ static int entry(const struct rr_exchange *x, void *ud)
     if (answered && x->resp_body.len)
         set_text(content, bp, bl, &h->tmp);
     struct rr_view loc = rr_exchange_header(x->resp_headers, x->n_resp_headers, "location");
-    const char *reason = x->reason.len ? NULL : std_reason(x->status);
+    const char *reason = x->reason.len ? NULL : rr_http_reason(x->status);
     resp = json_pack("{s:i,s:o,s:s,s:o,s:o,s:o,s:o,s:i,s:I}", "status", answered ? x->status : 0,
                      "statusText", reason ? json_string(reason) : jview(x->reason), "httpVersion",
                      answered ? http_version(x->version) : "", "headers",

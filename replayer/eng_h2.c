@@ -64,49 +64,6 @@ struct rp_conn {
 
 static nghttp2_session_callbacks *callbacks;
 
-/* HTTP/2 carries no reason phrase; errors quote the standard one, as over HTTP/1.1. */
-static const char *reason_of(int status)
-{
-    static const struct {
-        int code;
-        const char *text;
-    } reasons[] = {
-        {200, "OK"},
-        {201, "Created"},
-        {202, "Accepted"},
-        {204, "No Content"},
-        {206, "Partial Content"},
-        {301, "Moved Permanently"},
-        {302, "Found"},
-        {303, "See Other"},
-        {304, "Not Modified"},
-        {307, "Temporary Redirect"},
-        {308, "Permanent Redirect"},
-        {400, "Bad Request"},
-        {401, "Unauthorized"},
-        {403, "Forbidden"},
-        {404, "Not Found"},
-        {405, "Method Not Allowed"},
-        {408, "Request Timeout"},
-        {409, "Conflict"},
-        {410, "Gone"},
-        {413, "Payload Too Large"},
-        {415, "Unsupported Media Type"},
-        {422, "Unprocessable Entity"},
-        {429, "Too Many Requests"},
-        {431, "Request Header Fields Too Large"},
-        {500, "Internal Server Error"},
-        {501, "Not Implemented"},
-        {502, "Bad Gateway"},
-        {503, "Service Unavailable"},
-        {504, "Gateway Timeout"},
-    };
-    for (size_t i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++)
-        if (reasons[i].code == status)
-            return reasons[i].text;
-    return "";
-}
-
 /* ---------------------------------------------------------------- nghttp2 callbacks */
 
 static void hdr_reset(struct rp_conn *c)
@@ -336,7 +293,8 @@ static void deliver(struct rp_conn *c, const char *err)
     resp.t_done_us = rr_now_mono_us();
     resp.error = err;
     if (!err) {
-        const char *reason = reason_of(c->status);
+        /* HTTP/2 carries no reason phrase; errors quote the standard one, as over HTTP/1.1 */
+        const char *reason = rr_http_reason((unsigned)c->status);
         resp.status = c->status;
         resp.reason = rr_view_of(reason, strlen(reason));
         if (c->hv_cap < c->n_hdr + 1) {

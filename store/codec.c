@@ -263,3 +263,45 @@ struct rr_view rr_exchange_header(const struct rr_header *h, size_t n, const cha
     struct rr_view none = {NULL, 0};
     return none;
 }
+
+const char *rr_http_reason(unsigned status)
+{
+    static const struct {
+        unsigned code;
+        const char *text;
+    } t[] = {{100, "Continue"},
+             {101, "Switching Protocols"},
+             {200, "OK"},
+             {201, "Created"},
+             {202, "Accepted"},
+             {204, "No Content"},
+             {206, "Partial Content"},
+             {301, "Moved Permanently"},
+             {302, "Found"},
+             {303, "See Other"},
+             {304, "Not Modified"},
+             {307, "Temporary Redirect"},
+             {308, "Permanent Redirect"},
+             {400, "Bad Request"},
+             {401, "Unauthorized"},
+             {403, "Forbidden"},
+             {404, "Not Found"},
+             {405, "Method Not Allowed"},
+             {408, "Request Timeout"},
+             {409, "Conflict"},
+             {410, "Gone"},
+             {413, "Content Too Large"},
+             {415, "Unsupported Media Type"},
+             {422, "Unprocessable Content"},
+             {429, "Too Many Requests"},
+             {431, "Request Header Fields Too Large"},
+             {500, "Internal Server Error"},
+             {501, "Not Implemented"},
+             {502, "Bad Gateway"},
+             {503, "Service Unavailable"},
+             {504, "Gateway Timeout"}};
+    for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+        if (t[i].code == status)
+            return t[i].text;
+    return "";
+}

@@ -98,6 +98,11 @@ struct rr_exchange {
  * view with p == NULL. */
 struct rr_view rr_exchange_header(const struct rr_header *h, size_t n, const char *name);
 
+/* The standard reason phrase of a status (RFC 9110's words), "" for one it does not know: what
+ * HTTP/2, which sends none, is shown and reported with (the h2 replay engine, the HAR
+ * writer), so both say the same thing. */
+const char *rr_http_reason(unsigned status);
+
 /* Content codings that rr_exchange_inflate undoes (Content-Encoding). */
 enum rr_coding {
     RR_CODING_GZIP = 1,    /* gzip and x-gzip; a zlib stream sent under that name passes too */

@@ -327,6 +327,18 @@ static void conn_roundtrip(void **state)
     }
 }
 
+/* One table of reason phrases for HTTP/2's missing ones: the words of RFC 9110. */
+static void http_reasons(void **state)
+{
+    (void)state;
+    assert_string_equal(rr_http_reason(200), "OK");
+    assert_string_equal(rr_http_reason(413), "Content Too Large");
+    assert_string_equal(rr_http_reason(422), "Unprocessable Content");
+    assert_string_equal(rr_http_reason(500), "Internal Server Error");
+    assert_string_equal(rr_http_reason(599), "");
+    assert_string_equal(rr_http_reason(0), "");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -338,6 +350,7 @@ int main(void)
         cmocka_unit_test(exchange_bit_flips),
         cmocka_unit_test(exchange_bad_fields_with_good_check),
         cmocka_unit_test(conn_roundtrip),
+        cmocka_unit_test(http_reasons),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
