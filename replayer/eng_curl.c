@@ -59,13 +59,8 @@ struct rp_conn {
     bool busy;
     const struct rp_out *o;
     int status;
-    struct rr_buf hb;
-    size_t *hoff; /* name off, name len, value off, value len */
-    size_t n_hdr, cap_hdr;
-    struct rr_view *hv;
+    struct rp_rx rx; /* the response; its hb holds the reason bytes too */
     size_t reason_off, reason_len;
-    struct rr_buf body;
-    uint64_t body_len;
     /* Content-Encoding gzip/deflate: decoded here, without CURLOPT_ACCEPT_ENCODING (which
      * would send curl's own Accept-Encoding where the recording had none) */
     bool ce, inflating, ce_bad;
@@ -166,16 +161,15 @@ static size_t header_cb(char *p, size_t size, size_t n, void *ud)
         l--;
     if (l >= 5 && memcmp(p, "HTTP/", 5) == 0) {
         /* a status line: a new response (interim or final) starts */
-        c->n_hdr = 0;
         c->ce = false;
-        rr_buf_reset(&c->hb);
+        rp__rx_reset(&c->rx);
         const char *sp = memchr(p, ' ', l);
         c->reason_len = 0;
         if (sp) {
             const char *sp2 = memchr(sp + 1, ' ', l - (size_t)(sp + 1 - p));
             if (sp2) {
-                c->reason_off = c->hb.len;
-                rr_buf_add(&c->hb, sp2 + 1, l - (size_t)(sp2 + 1 - p));
+                c->reason_off = c->rx.hb.len;
+                rr_buf_add(&c->rx.hb, sp2 + 1, l - (size_t)(sp2 + 1 - p));
                 c->reason_len = l - (size_t)(sp2 + 1 - p);
             }
         }
@@ -184,23 +178,13 @@ static size_t header_cb(char *p, size_t size, size_t n, void *ud)
     const char *colon = memchr(p, ':', l);
     if (!colon)
         return len;
-    if (c->n_hdr == c->cap_hdr) {
-        c->cap_hdr = c->cap_hdr ? c->cap_hdr * 2 : 16;
-        c->hoff = rr_xrealloc(c->hoff, c->cap_hdr * 4 * sizeof(size_t));
-        c->hv = rr_xrealloc(c->hv, c->cap_hdr * 2 * sizeof(*c->hv));
-    }
-    size_t *h = &c->hoff[4 * c->n_hdr++];
     const char *v = colon + 1;
     while (v < p + l && (*v == ' ' || *v == '\t'))
         v++;
-    h[0] = c->hb.len;
-    h[1] = (size_t)(colon - p);
-    rr_buf_add(&c->hb, p, h[1]);
-    h[2] = c->hb.len;
-    h[3] = (size_t)(p + l - v);
-    rr_buf_add(&c->hb, v, h[3]);
-    if (h[1] == 16 && !strncasecmp(p, "Content-Encoding", 16) &&
-        rp__ce_decodes(rr_view_of(v, h[3])))
+    size_t nlen = (size_t)(colon - p), vlen = (size_t)(p + l - v);
+    rp__rx_header_add(&c->rx, p, nlen, v, vlen);
+    if (nlen == 16 && !strncasecmp(p, "Content-Encoding", 16) &&
+        rp__ce_decodes(rr_view_of(v, vlen)))
         c->ce = true;
     return len;
 }
@@ -209,18 +193,18 @@ static size_t write_cb(char *p, size_t size, size_t n, void *ud)
 {
     struct rp_conn *c = ud;
     size_t len = size * n;
-    struct rr_buf *keep = c->o && c->o->need_body ? &c->body : NULL;
+    struct rr_buf *keep = c->o && c->o->need_body ? &c->rx.body : NULL;
     if (c->ce) {
         /* the size counted is the decoded one, as Locust's (so decoded even when unread) */
         if (!c->inflating) {
             rp__inflate_start(&c->inf);
             c->inflating = true;
         }
-        if (rp__inflate_feed(&c->inf, p, len, keep, &c->body_len))
+        if (rp__inflate_feed(&c->inf, p, len, keep, &c->rx.body_len))
             c->ce_bad = true;
         return len;
     }
-    c->body_len += len;
+    c->rx.body_len += len;
     if (keep)
         rr_buf_add(keep, p, len);
     return len;
@@ -265,16 +249,8 @@ static void complete(struct rp_conn *c, CURLcode rc)
         long st = 0;
         curl_easy_getinfo(c->e, CURLINFO_RESPONSE_CODE, &st);
         resp.status = (int)st;
-        resp.reason = rr_view_of(c->hb.p + c->reason_off, c->reason_len);
-        for (size_t i = 0; i < c->n_hdr; i++) {
-            size_t *h = &c->hoff[4 * i];
-            c->hv[2 * i] = rr_view_of(c->hb.p + h[0], h[1]);
-            c->hv[2 * i + 1] = rr_view_of(c->hb.p + h[2], h[3]);
-        }
-        resp.n_headers = c->n_hdr;
-        resp.headers = c->hv;
-        resp.body = rr_view_of(c->body.p, c->body.len);
-        resp.body_len = c->body_len;
+        resp.reason = rr_view_of(c->rx.hb.p + c->reason_off, c->reason_len);
+        (void)rp__rx_deliver(&c->rx, &resp); /* no count to fail: decoded in write_cb */
         resp.body_decoded = true;
         if (c->ce_bad) /* the text python-requests gives (Locust's HttpUser) */
             resp.error = RP_CE_ERROR;
@@ -364,8 +340,6 @@ static struct rp_conn *c_conn_new(struct rp_worker *w, struct rp_vu *vu)
     struct rr_replay *r = w->r;
     c->w = w;
     c->vu = vu;
-    rr_buf_init(&c->hb);
-    rr_buf_init(&c->body);
     c->e = curl_easy_init();
     if (!c->e)
         rr_panic("curl_easy_init");
@@ -555,13 +529,10 @@ static const char *c_send(struct rp_conn *c, const struct rp_out *o)
     c->o = o;
     c->busy = true;
     c->status = 0;
-    c->n_hdr = 0;
     c->reason_len = 0;
-    c->body_len = 0;
     c->ce = c->inflating = c->ce_bad = false;
     c->errbuf[0] = 0;
-    rr_buf_reset(&c->hb);
-    rr_buf_reset(&c->body);
+    rp__rx_reset(&c->rx);
     if (o->key && o->key == c->last_key)
         goto add; /* the same static request again: the handle keeps its options */
     c->last_key = o->key;
@@ -618,11 +589,8 @@ static void c_conn_free(struct rp_conn *c)
         close(c->pre_fd);
     curl_slist_free_all(c->hl);
     curl_slist_free_all(c->hdr_list);
-    rr_buf_fini(&c->hb);
-    rr_buf_fini(&c->body);
+    rp__rx_fini(&c->rx);
     rp__inflate_fini(&c->inf);
-    free(c->hoff);
-    free(c->hv);
     free(c);
 }
 

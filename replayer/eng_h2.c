@@ -47,14 +47,7 @@ struct rp_conn {
     uint32_t close_code; /* its RST_STREAM code (0: a complete response) */
     uint32_t goaway_code;
     int status;
-    struct rr_buf hb; /* response header bytes */
-    size_t *hoff;     /* per header: name off, name len, value off, value len */
-    size_t n_hdr, cap_hdr;
-    struct rr_view *hv;
-    size_t hv_cap;
-    struct rr_buf body;
-    uint64_t body_len;
-    struct rp_ce_count ce; /* the decoded size of a gzip body not kept */
+    struct rp_rx rx; /* the response */
     struct rr_buf wbuf; /* frames not yet written */
     size_t woff;
     struct rr_buf nb; /* request header names (lower case) and values */
@@ -68,9 +61,8 @@ static nghttp2_session_callbacks *callbacks;
 
 static void hdr_reset(struct rp_conn *c)
 {
-    c->n_hdr = 0;
     c->status = 0;
-    rr_buf_reset(&c->hb);
+    rp__rx_reset(&c->rx);
 }
 
 static int on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *name,
@@ -93,17 +85,7 @@ static int on_header(nghttp2_session *s, const nghttp2_frame *f, const uint8_t *
     }
     if (namelen && name[0] == ':')
         return 0;
-    if (c->n_hdr == c->cap_hdr) {
-        c->cap_hdr = c->cap_hdr ? c->cap_hdr * 2 : 16;
-        c->hoff = rr_xrealloc(c->hoff, c->cap_hdr * 4 * sizeof(size_t));
-    }
-    size_t *h = &c->hoff[4 * c->n_hdr++];
-    h[0] = c->hb.len;
-    h[1] = namelen;
-    rr_buf_add(&c->hb, name, namelen);
-    h[2] = c->hb.len;
-    h[3] = valuelen;
-    rr_buf_add(&c->hb, value, valuelen);
+    rp__rx_header_add(&c->rx, name, namelen, value, valuelen);
     return 0;
 }
 
@@ -115,14 +97,7 @@ static int on_data(nghttp2_session *s, uint8_t flags, int32_t sid, const uint8_t
     (void)flags;
     if (sid != c->sid || !c->sid)
         return 0;
-    bool keep = c->o && c->o->need_body;
-    if (!keep && !c->body_len)
-        rp__ce_count_begin(&c->ce, &c->hb, c->hoff, c->n_hdr);
-    c->body_len += len;
-    if (keep)
-        rr_buf_add(&c->body, data, len);
-    else
-        rp__ce_count_feed(&c->ce, data, len);
+    rp__rx_body(&c->rx, c->o && c->o->need_body, data, len);
     return 0;
 }
 
@@ -297,25 +272,7 @@ static void deliver(struct rp_conn *c, const char *err)
         const char *reason = rr_http_reason((unsigned)c->status);
         resp.status = c->status;
         resp.reason = rr_view_of(reason, strlen(reason));
-        if (c->hv_cap < c->n_hdr + 1) {
-            c->hv_cap = c->cap_hdr + 1;
-            c->hv = rr_xrealloc(c->hv, c->hv_cap * 2 * sizeof(*c->hv));
-        }
-        for (size_t i = 0; i < c->n_hdr; i++) {
-            size_t *h = &c->hoff[4 * i];
-            c->hv[2 * i] = rr_view_of(c->hb.p + h[0], h[1]);
-            c->hv[2 * i + 1] = rr_view_of(c->hb.p + h[2], h[3]);
-        }
-        resp.n_headers = c->n_hdr;
-        resp.headers = c->hv;
-        resp.body = rr_view_of(c->body.p, c->body.len);
-        resp.body_len = c->body_len;
-        if (c->ce.on && c->body_len && !c->body.len) {
-            resp.body_len = c->ce.n;
-            resp.body_decoded = true;
-            if (c->ce.failed)
-                resp.error = RP_CE_ERROR;
-        }
+        resp.error = rp__rx_deliver(&c->rx, &resp);
     }
     /* The user may send its next request on this connection from here: nothing after. */
     rp__vu_response(vu, &resp);
@@ -407,8 +364,6 @@ static const char *submit(struct rp_conn *c)
     }
 
     hdr_reset(c);
-    rr_buf_reset(&c->body);
-    c->body_len = 0;
     c->body_off = 0;
     c->got_headers = false;
     c->done = false;
@@ -602,8 +557,6 @@ static struct rp_conn *h_conn_new(struct rp_worker *w, struct rp_vu *vu)
     c->vu = vu;
     rr_io_init(&c->io);
     rr_timer_init(&c->tmo, tmo_fire);
-    rr_buf_init(&c->hb);
-    rr_buf_init(&c->body);
     rr_buf_init(&c->wbuf);
     rr_buf_init(&c->nb);
     return c;
@@ -665,13 +618,9 @@ static void h_conn_free(struct rp_conn *c)
         return;
     rr_timer_stop(c->w->loop, &c->tmo);
     conn_close(c);
-    rr_buf_fini(&c->hb);
-    rr_buf_fini(&c->body);
+    rp__rx_fini(&c->rx);
     rr_buf_fini(&c->wbuf);
     rr_buf_fini(&c->nb);
-    rp__inflate_fini(&c->ce.inf);
-    free(c->hoff);
-    free(c->hv);
     free(c->nv);
     free(c);
 }

@@ -31,15 +31,8 @@ struct rp_conn {
     size_t off;
     bool connecting, busy, complete, got_bytes, reused, retried, in_value;
     int status;
-    struct rr_buf hb; /* header bytes */
-    size_t *hoff;     /* per header: name off, name len, value off, value len */
-    size_t n_hdr, cap_hdr;
-    struct rr_view *hv;
-    size_t hv_cap;
+    struct rp_rx rx; /* the response; its hb holds the reason bytes too */
     size_t reason_off, reason_len;
-    struct rr_buf body;
-    uint64_t body_len;
-    struct rp_ce_count ce; /* the decoded size of a gzip body not kept */
 };
 
 static llhttp_settings_t settings;
@@ -50,46 +43,33 @@ static int on_status(llhttp_t *p, const char *at, size_t len)
 {
     struct rp_conn *c = p->data;
     if (!c->reason_len)
-        c->reason_off = c->hb.len;
-    rr_buf_add(&c->hb, at, len);
+        c->reason_off = c->rx.hb.len;
+    rr_buf_add(&c->rx.hb, at, len);
     c->reason_len += len;
     return 0;
-}
-
-static void hdr_grow(struct rp_conn *c)
-{
-    if (c->n_hdr == c->cap_hdr) {
-        c->cap_hdr = c->cap_hdr ? c->cap_hdr * 2 : 16;
-        c->hoff = rr_xrealloc(c->hoff, c->cap_hdr * 4 * sizeof(size_t));
-    }
 }
 
 static int on_header_field(llhttp_t *p, const char *at, size_t len)
 {
     struct rp_conn *c = p->data;
-    if (c->in_value || c->n_hdr == 0) {
-        hdr_grow(c);
-        size_t *h = &c->hoff[4 * c->n_hdr++];
-        h[0] = c->hb.len;
-        h[1] = 0;
-        h[2] = 0;
-        h[3] = 0;
+    if (c->in_value || c->rx.n_hdr == 0) {
+        rp__rx_header_new(&c->rx)[0] = c->rx.hb.len;
         c->in_value = false;
     }
-    rr_buf_add(&c->hb, at, len);
-    c->hoff[4 * (c->n_hdr - 1) + 1] += len;
+    rr_buf_add(&c->rx.hb, at, len);
+    c->rx.hoff[4 * (c->rx.n_hdr - 1) + 1] += len;
     return 0;
 }
 
 static int on_header_value(llhttp_t *p, const char *at, size_t len)
 {
     struct rp_conn *c = p->data;
-    size_t *h = &c->hoff[4 * (c->n_hdr - 1)];
+    size_t *h = &c->rx.hoff[4 * (c->rx.n_hdr - 1)];
     if (!c->in_value) {
-        h[2] = c->hb.len;
+        h[2] = c->rx.hb.len;
         c->in_value = true;
     }
-    rr_buf_add(&c->hb, at, len);
+    rr_buf_add(&c->rx.hb, at, len);
     h[3] += len;
     return 0;
 }
@@ -100,9 +80,9 @@ static int on_headers_complete(llhttp_t *p)
     c->status = p->status_code;
     if (c->status >= 100 && c->status < 200 && c->status != 101) {
         /* interim response: forget it, the final one follows */
-        c->n_hdr = 0;
+        c->rx.n_hdr = 0;
         c->in_value = false;
-        rr_buf_reset(&c->hb);
+        rr_buf_reset(&c->rx.hb);
         c->reason_len = 0;
         return 0;
     }
@@ -112,14 +92,7 @@ static int on_headers_complete(llhttp_t *p)
 static int on_body(llhttp_t *p, const char *at, size_t len)
 {
     struct rp_conn *c = p->data;
-    bool keep = c->o && c->o->need_body;
-    if (!keep && !c->body_len)
-        rp__ce_count_begin(&c->ce, &c->hb, c->hoff, c->n_hdr);
-    c->body_len += len;
-    if (keep)
-        rr_buf_add(&c->body, at, len);
-    else
-        rp__ce_count_feed(&c->ce, at, len);
+    rp__rx_body(&c->rx, c->o && c->o->need_body, at, len);
     return 0;
 }
 
@@ -180,30 +153,11 @@ static void deliver(struct rp_conn *c, const char *err)
     resp.error = err;
     if (!err) {
         resp.status = c->status;
-        resp.reason = rr_view_of(c->hb.p + c->reason_off, c->reason_len);
-        if (c->hv_cap < c->n_hdr + 1) {
-            c->hv_cap = c->cap_hdr + 1;
-            c->hv = rr_xrealloc(c->hv, c->hv_cap * 2 * sizeof(*c->hv));
-        }
-        for (size_t i = 0; i < c->n_hdr; i++) {
-            size_t *h = &c->hoff[4 * i];
-            c->hv[2 * i] = rr_view_of(c->hb.p + h[0], h[1]);
-            c->hv[2 * i + 1] = rr_view_of(c->hb.p + h[2], h[3]);
-        }
-        resp.n_headers = c->n_hdr;
-        resp.headers = c->hv;
-        resp.body = rr_view_of(c->body.p, c->body.len);
-        resp.body_len = c->body_len;
-        if (c->ce.on && c->body_len && !c->body.len) {
-            resp.body_len = c->ce.n;
-            resp.body_decoded = true;
-            if (c->ce.failed)
-                resp.error = err = RP_CE_ERROR;
-        }
+        resp.reason = rr_view_of(c->rx.hb.p + c->reason_off, c->reason_len);
+        resp.error = err = rp__rx_deliver(&c->rx, &resp);
     }
-    if (err) {
+    if (err)
         conn_close(c);
-    }
     /* The user may send its next request on this connection from here: nothing after. */
     rp__vu_response(vu, &resp);
 }
@@ -254,12 +208,9 @@ static void begin_request(struct rp_conn *c)
     c->complete = false;
     c->got_bytes = false;
     c->status = 0;
-    c->n_hdr = 0;
     c->in_value = false;
     c->reason_len = 0;
-    c->body_len = 0;
-    rr_buf_reset(&c->hb);
-    rr_buf_reset(&c->body);
+    rp__rx_reset(&c->rx);
     llhttp_init(&c->parser, HTTP_RESPONSE, &settings);
     c->parser.data = c;
 }
@@ -423,8 +374,6 @@ static struct rp_conn *n_conn_new(struct rp_worker *w, struct rp_vu *vu)
     c->vu = vu;
     rr_io_init(&c->io);
     rr_timer_init(&c->tmo, tmo_fire);
-    rr_buf_init(&c->hb);
-    rr_buf_init(&c->body);
     return c;
 }
 
@@ -473,11 +422,7 @@ static void n_conn_free(struct rp_conn *c)
         return;
     rr_timer_stop(c->w->loop, &c->tmo);
     conn_close(c);
-    rr_buf_fini(&c->hb);
-    rr_buf_fini(&c->body);
-    rp__inflate_fini(&c->ce.inf);
-    free(c->hoff);
-    free(c->hv);
+    rp__rx_fini(&c->rx);
     free(c);
 }
 

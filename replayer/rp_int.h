@@ -381,6 +381,32 @@ void rp__ce_count_begin(struct rp_ce_count *cc, const struct rr_buf *hb, const s
                         size_t n_hdr);
 void rp__ce_count_feed(struct rp_ce_count *cc, const void *p, size_t len);
 
+/* A response as an engine collects it, the same in every engine: header bytes with four
+ * offsets per header (name off, name len, value off, value len; views are built only at
+ * delivery, as the bytes may move while headers arrive), the body when the step keeps it, and
+ * its size (decoded when counted through a Content-Encoding). Code: rx.c. */
+struct rp_rx {
+    struct rr_buf hb;
+    size_t *hoff;
+    size_t n_hdr, cap_hdr;
+    struct rr_view *hv;
+    size_t hv_cap;
+    struct rr_buf body;
+    uint64_t body_len;
+    struct rp_ce_count ce;
+};
+/* A new header's four slots, zeroed (an engine that gets headers in pieces fills them). */
+size_t *rp__rx_header_new(struct rp_rx *x);
+void rp__rx_header_add(struct rp_rx *x, const void *name, size_t nlen, const void *value,
+                       size_t vlen);
+/* Body bytes: kept when keep, else only counted (a gzip/deflate body by its decoded size). */
+void rp__rx_body(struct rp_rx *x, bool keep, const void *p, size_t len);
+/* Fills resp's headers, body and size; the error text when a counted body did not decode. */
+const char *rp__rx_deliver(struct rp_rx *x, struct rp_resp *resp);
+/* Forgets the headers (hb too: an engine's reason bytes there go with them) and the body. */
+void rp__rx_reset(struct rp_rx *x);
+void rp__rx_fini(struct rp_rx *x);
+
 /* Locust-style texts */
 const char *rp__err_errno(int err, char *buf, size_t len);
 
