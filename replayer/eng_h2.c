@@ -178,24 +178,9 @@ static void conn_close(struct rp_conn *c)
 
 static int start_connect(struct rp_conn *c)
 {
-    const struct rp_target *t = &c->w->r->target;
-    int fd = socket(t->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), one = 1;
+    int fd = rp__tcp_open(c->w->r, c->vu->id);
     if (fd < 0)
-        return -errno;
-    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    if (c->w->r->spread_src) {
-        /* as the HTTP/1.1 engine: many users on loopback spread over 127.x.y.z sources */
-        struct sockaddr_in src = {.sin_family = AF_INET};
-        unsigned k = c->vu->id % 60000u;
-        src.sin_addr.s_addr = htonl(0x7f000000u | (1u + (k >> 8)) << 8 | (1u + (k & 0xff) % 254u));
-        (void)setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
-        (void)bind(fd, (struct sockaddr *)&src, sizeof(src));
-    }
-    if (connect(fd, (const struct sockaddr *)&t->addr, t->addrlen) < 0 && errno != EINPROGRESS) {
-        int e = errno;
-        close(fd);
-        return -e;
-    }
+        return fd;
     nghttp2_settings_entry iv[] = {{NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
                                    {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, 100},
                                    {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, WINDOW}};

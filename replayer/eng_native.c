@@ -217,27 +217,11 @@ static void begin_request(struct rp_conn *c)
 
 static int start_connect(struct rp_conn *c)
 {
-    const struct rp_target *t = &c->w->r->target;
-    int fd = socket(t->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), one = 1;
-    if (fd < 0)
-        return -errno;
-    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    if (c->w->r->spread_src) {
-        /* Loopback target with more users than one source address has ports: spread the
-         * users over 127.x.y.z sources; the port is picked at connect time per 4-tuple. */
-        struct sockaddr_in src = {.sin_family = AF_INET};
-        unsigned k = c->vu->id % 60000u;
-        src.sin_addr.s_addr = htonl(0x7f000000u | (1u + (k >> 8)) << 8 | (1u + (k & 0xff) % 254u));
-        (void)setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
-        (void)bind(fd, (struct sockaddr *)&src, sizeof(src));
-    }
     begin_request(c);
     c->reused = false;
-    if (connect(fd, (const struct sockaddr *)&t->addr, t->addrlen) < 0 && errno != EINPROGRESS) {
-        int e = errno;
-        close(fd);
-        return -e;
-    }
+    int fd = rp__tcp_open(c->w->r, c->vu->id);
+    if (fd < 0)
+        return fd;
     c->connecting = true;
     int rc = rr_io_start(c->w->loop, &c->io, fd, RR_IO_READ | RR_IO_WRITE, io_cb);
     if (rc) {

@@ -381,6 +381,11 @@ void rp__ce_count_begin(struct rp_ce_count *cc, const struct rr_buf *hb, const s
                         size_t n_hdr);
 void rp__ce_count_feed(struct rp_ce_count *cc, const void *p, size_t len);
 
+/* Opens a nonblocking TCP connection to the run's target for user vu_id (TCP_NODELAY; with
+ * spread_src, from a 127.x.y.z source of its own, so many users on loopback do not run out of
+ * ports). The connect is under way (or done) on return: the fd, or -errno. */
+int rp__tcp_open(const struct rr_replay *r, unsigned vu_id);
+
 /* A response as an engine collects it, the same in every engine: header bytes with four
  * offsets per header (name off, name len, value off, value len; views are built only at
  * delivery, as the bytes may move while headers arrive), the body when the step keeps it, and

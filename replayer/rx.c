@@ -1,6 +1,12 @@
-/* rx.c -- A response as the engines collect it: headers, the body when kept, its size. */
+/* rx.c -- What the socket engines share: the TCP connect, and a response as they collect it
+ * (headers, the body when kept, its size). */
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "rp_int.h"
 
@@ -81,4 +87,28 @@ void rp__rx_fini(struct rp_rx *x)
     free(x->hoff);
     free(x->hv);
     memset(x, 0, sizeof(*x));
+}
+
+int rp__tcp_open(const struct rr_replay *r, unsigned vu_id)
+{
+    const struct rp_target *t = &r->target;
+    int fd = socket(t->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0), one = 1;
+    if (fd < 0)
+        return -errno;
+    (void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (r->spread_src) {
+        /* the port is picked at connect time per 4-tuple, so one source address per user
+         * gives each its own 64k ports */
+        struct sockaddr_in src = {.sin_family = AF_INET};
+        unsigned k = vu_id % 60000u;
+        src.sin_addr.s_addr = htonl(0x7f000000u | (1u + (k >> 8)) << 8 | (1u + (k & 0xff) % 254u));
+        (void)setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
+        (void)bind(fd, (struct sockaddr *)&src, sizeof(src));
+    }
+    if (connect(fd, (const struct sockaddr *)&t->addr, t->addrlen) < 0 && errno != EINPROGRESS) {
+        int e = errno;
+        close(fd);
+        return -e;
+    }
+    return fd;
 }
