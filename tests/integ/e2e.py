@@ -59,6 +59,40 @@ def record(sample, db):
         finish()
 
 
+def start_proxy(upstream, db):
+    """rrload record --proxy on a free port in front of UPSTREAM into DB: (process, port).
+    Stop it with SIGINT; it commits what it recorded."""
+    p = subprocess.Popen([RRLOAD, "record", "--proxy", "127.0.0.1:0", "--upstream", upstream,
+                          "-o", db, "-t", "60s"], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    line = p.stdout.readline()
+    if not line.startswith("recording proxy on port "):
+        p.kill()
+        check(False, "the recording proxy starts", line + p.stderr.read())
+        finish()
+    return p, int(line.split()[4].rstrip(","))
+
+
+def locust_run(exe, db, tmp, users=3, run_time="3s"):
+    """Exports DB's plan as a locustfile and runs it under Debian's /usr/bin/locust against a
+    fresh demo target (EXE): (locust's process, the target's log lines, locust's stats rows),
+    or None when Locust is not installed (the caller skips that leg)."""
+    if not os.path.exists("/usr/bin/locust"):
+        print("no /usr/bin/locust (Debian python3-locust): the locustfile leg skipped")
+        return None
+    lf = os.path.join(tmp, "exported_locust.py")
+    rc, out, err = rr("export", db, "--locustfile", lf)
+    check(rc == 0, "export --locustfile", err)
+    with DemoTarget(exe, log=True, h2c=False) as t:
+        p = subprocess.run(["/usr/bin/locust", "-f", lf, "--headless", "-u", str(users), "-r",
+                            "10", "-t", run_time, "--host", t.url, "--csv",
+                            os.path.join(tmp, "locust"), "--only-summary"],
+                           capture_output=True, text=True, timeout=40, cwd=tmp)
+    check(p.returncode == 0 and "Traceback" not in p.stderr,
+          "locust runs the exported file (exit %d)" % p.returncode, p.stderr)
+    return p, t.log_lines(), stats_rows(os.path.join(tmp, "locust_stats.csv"))
+
+
 def transform(db, *extra):
     rc, out, err = rr("transform", db, "--quiet", *extra)
     if rc != 0:

@@ -9,7 +9,6 @@ test_start/test_stop events), when /usr/bin/locust is there.
 Usage: test_e2e_before_after.py DEMO_TARGET_EXE"""
 import os
 import signal
-import subprocess
 import sys
 import time
 
@@ -19,22 +18,10 @@ from e2e import DemoTarget, check, rr
 USERS = 5
 
 
-def start_proxy(upstream, db):
-    p = subprocess.Popen([e2e.RRLOAD, "record", "--proxy", "127.0.0.1:0", "--upstream", upstream,
-                          "-o", db, "-t", "60s"], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True)
-    line = p.stdout.readline()
-    if not line.startswith("recording proxy on port "):
-        p.kill()
-        check(False, "the recording proxy starts", line + p.stderr.read())
-        e2e.finish()
-    return p, int(line.split()[4].rstrip(","))
-
-
 def record(exe, db):
     import requests
     with DemoTarget(exe, h2c=False) as t:
-        p, port = start_proxy(t.url, db)
+        p, port = e2e.start_proxy(t.url, db)
         base = "http://127.0.0.1:%d" % port
         try:
             with requests.Session() as admin:
@@ -104,27 +91,17 @@ def main():
 
 
 def locust(exe, db, tmp):
-    if not os.path.exists("/usr/bin/locust"):
-        print("no /usr/bin/locust (Debian python3-locust): the locustfile leg skipped")
+    run = e2e.locust_run(exe, db, tmp)
+    if not run:
         return
-    lf = os.path.join(tmp, "setup_locust.py")
-    rc, out, err = rr("export", db, "--locustfile", lf)
-    check(rc == 0, "export --locustfile", err)
-    with DemoTarget(exe, log=True, h2c=False) as t:
-        p = subprocess.run(["/usr/bin/locust", "-f", lf, "--headless", "-u", "3", "-r", "10",
-                            "-t", "3s", "--host", t.url, "--csv", os.path.join(tmp, "locust"),
-                            "--only-summary"], capture_output=True, text=True, timeout=40,
-                           cwd=tmp)
-    check(p.returncode == 0 and "Traceback" not in p.stderr,
-          "locust runs the exported file (exit %d)" % p.returncode, p.stderr)
-    lines = [(ln["method"], ln["target"]) for ln in t.log_lines()]
+    p, log, rows = run
+    lines = [(ln["method"], ln["target"]) for ln in log]
     seeds = [i for i, ln in enumerate(lines) if ln == ("POST", "/api/admin/seed")]
     resets = [i for i, ln in enumerate(lines) if ln == ("POST", "/api/admin/reset")]
     check(seeds == [0], "under locust the setup ran once, first (at %s of %d)"
           % (seeds, len(lines)))
     check(resets == [len(lines) - 1], "under locust the teardown ran once, last (at %s of %d)"
           % (resets, len(lines)))
-    rows = e2e.stats_rows(os.path.join(tmp, "locust_stats.csv"))
     # Locust 2.12 writes its final CSV before test_stop (and on_stop) requests are made, so
     # only the setup can be looked for there; the target's log has the teardown
     check(("POST", "/api/admin/seed") in rows, "locust's stats name the setup", sorted(rows))

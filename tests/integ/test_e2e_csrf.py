@@ -11,7 +11,6 @@ Usage: test_e2e_csrf.py DEMO_TARGET_EXE"""
 import os
 import re
 import signal
-import subprocess
 import sys
 import time
 
@@ -23,24 +22,12 @@ HIDDEN = re.compile(r'name="csrf_token" value="([0-9a-f]{32})"')
 META = re.compile(r'name="csrf-token" content="([0-9a-f]{32})"')
 
 
-def start_proxy(upstream, db):
-    p = subprocess.Popen([e2e.RRLOAD, "record", "--proxy", "127.0.0.1:0", "--upstream", upstream,
-                          "-o", db, "-t", "60s"], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True)
-    line = p.stdout.readline()
-    if not line.startswith("recording proxy on port "):
-        p.kill()
-        check(False, "the recording proxy starts", line + p.stderr.read())
-        e2e.finish()
-    return p, int(line.split()[4].rstrip(","))
-
-
 def record(exe, dbs):
     """Records the same sessions into every store of dbs (one proxy each, in turn)."""
     import requests
     with DemoTarget(exe, h2c=False) as t:
         for db in dbs:
-            p, port = start_proxy(t.url, db)
+            p, port = e2e.start_proxy(t.url, db)
             base = "http://127.0.0.1:%d" % port
             try:
                 for i in range(USERS):
@@ -142,22 +129,11 @@ def main():
 
 
 def locust(exe, db, tmp):
-    if not os.path.exists("/usr/bin/locust"):
-        print("no /usr/bin/locust (Debian python3-locust): the locustfile leg skipped")
+    run = e2e.locust_run(exe, db, tmp)
+    if not run:
         return
-    lf = os.path.join(tmp, "csrf_locust.py")
-    rc, out, err = rr("export", db, "--locustfile", lf)
-    check(rc == 0, "export --locustfile", err)
-    with DemoTarget(exe, log=True, h2c=False) as t:
-        p = subprocess.run(["/usr/bin/locust", "-f", lf, "--headless", "-u", "3", "-r", "10",
-                            "-t", "3s", "--host", t.url, "--csv", os.path.join(tmp, "locust"),
-                            "--only-summary"], capture_output=True, text=True, timeout=40,
-                           cwd=tmp)
-    check(p.returncode == 0 and "Traceback" not in p.stderr,
-          "locust runs the exported file (exit %d)" % p.returncode, p.stderr)
-    posts = sum(1 for ln in t.log_lines() if ln["method"] == "POST"
-                and ln["target"] == "/account/form")
-    rows = e2e.stats_rows(os.path.join(tmp, "locust_stats.csv"))
+    p, lines, rows = run
+    posts = sum(1 for ln in lines if ln["method"] == "POST" and ln["target"] == "/account/form")
     agg = rows.get(("", "Aggregated"), {})
     check(posts >= 2 and agg.get("Failure Count") == "0",
           "locust: %d form posts, %s failures" % (posts, agg.get("Failure Count")), p.stderr)
