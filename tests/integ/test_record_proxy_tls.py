@@ -5,7 +5,8 @@ name-based virtual host answers (the default server answers 421 to any other Hos
 keep-alive, pipelining, a chunked upload, a large response, what is stored (scheme https, the
 upstream authority), the plan host, certificate verification (fails without -k against a
 certificate the client does not trust, with a 502 and one logged line; passes when the
-certificate is in the trust store named by SSL_CERT_FILE) and --host-header keep."""
+certificate is in the trust store named by SSL_CERT_FILE), --host-header keep and HTTP/2
+clients (ALPN h2)."""
 import hashlib
 import json
 import os
@@ -41,8 +42,8 @@ events {{ worker_connections 64; }}
 http {{ access_log off; client_body_temp_path {d}/t/b; proxy_temp_path {d}/t/p;
   fastcgi_temp_path {d}/t/f; uwsgi_temp_path {d}/t/u; scgi_temp_path {d}/t/s;
   ssl_certificate {d}/cert.pem; ssl_certificate_key {d}/key.pem;
-  server {{ listen 127.0.0.1:{p} ssl default_server; return 421 "misdirected $http_host\\n"; }}
-  server {{ listen 127.0.0.1:{p} ssl; server_name localhost; default_type text/plain;
+  server {{ listen 127.0.0.1:{p} ssl http2 default_server; return 421 "misdirected $http_host\\n"; }}
+  server {{ listen 127.0.0.1:{p} ssl http2; server_name localhost; default_type text/plain;
     location = /big {{ alias {d}/big.bin; }}
     location = /post {{ client_max_body_size 10m; return 200 "$http_host post $content_length\\n"; }}
     location / {{ return 200 "$http_host $uri\\n"; }} }} }}
@@ -220,6 +221,24 @@ def main():
         out, err = stop_proxy(p)
         if r.status_code != 502 or "mismatch" not in err:
             fails.append("name mismatch: %d %r %r" % (r.status_code, r.text, err))
+
+        # HTTP/2 with prior knowledge: the preface makes the proxy offer h2 to the upstream;
+        # :authority is not rewritten, so the client names the upstream itself.
+        if shutil.which("nghttp"):
+            db3 = os.path.join(tmp, "h2.db")
+            p, pport = start_proxy(up, db3, ["-k"])
+            r = subprocess.run(["nghttp", "-H", ":authority: " + auth,
+                                "http://127.0.0.1:%d/h2a" % pport,
+                                "http://127.0.0.1:%d/h2b" % pport], capture_output=True,
+                               text=True, timeout=20)
+            stop_proxy(p)
+            if r.stdout != "%s /h2a\n%s /h2b\n" % (auth, auth):
+                fails.append("h2: %r %r" % (r.stdout, r.stderr))
+            xs = json.loads(subprocess.run([RRLOAD, "show", db3, "exchanges", "--json"],
+                                           capture_output=True, text=True, check=True).stdout)
+            got = [(x["uri"], x["version"], x["scheme"], x["host"]) for x in xs]
+            if got != [("/h2a", "HTTP/2", "https", auth), ("/h2b", "HTTP/2", "https", auth)]:
+                fails.append("h2 recorded: %r" % got)
 
         # --host-header keep: the client's Host goes through, the default server answers 421.
         p, pport = start_proxy(up, db2, ["-k", "--host-header", "keep"])
