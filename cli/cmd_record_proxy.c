@@ -44,16 +44,21 @@ static uint64_t parse_ms(const char *s)
 }
 
 static const char usage[] =
-    "usage: rrload record --proxy [HOST:]PORT --upstream http://HOST[:PORT] [-o FILE.db]\n"
-    "                     [-t DURATION] [--max-exchanges N]\n"
+    "usage: rrload record --proxy [HOST:]PORT --upstream http[s]://HOST[:PORT] [-o FILE.db]\n"
+    "                     [-k] [--host-header rewrite|keep] [-t DURATION] [--max-exchanges N]\n"
     "\n"
     "Records through a reverse proxy instead of packets: clients connect to the proxy, which\n"
-    "relays every byte to the upstream unchanged and stores the exchanges (HTTP/1.x, h2c with\n"
-    "prior knowledge or Upgrade). HOST defaults to 127.0.0.1; port 0 picks a free one.\n"
+    "relays their bytes to the upstream and stores the exchanges (HTTP/1.x, h2c with prior\n"
+    "knowledge or Upgrade). Clients speak plain HTTP to the proxy; an https:// upstream is\n"
+    "reached over TLS (certificate checked against the system store) and recorded as https.\n"
+    "HOST defaults to 127.0.0.1; port 0 picks a free one.\n"
     "Stops on Ctrl-C/SIGTERM, -t or --max-exchanges, and commits everything recorded.\n"
     "\n"
     "  --proxy [HOST:]PORT   where to listen\n"
-    "  --upstream URL        the server to forward to (http:// only)\n"
+    "  --upstream URL        the server to forward to (http:// or https://)\n"
+    "  -k, --insecure        https: do not verify the upstream's certificate\n"
+    "  --host-header H       rewrite: send Host: the upstream's HOST[:PORT] (default for\n"
+    "                        https://); keep: send the client's Host (default for http://)\n"
     "  -o, --output FILE     store to write (default session.db)\n"
     "  -t, --duration D      stop after D (30s, 5m, 1h)\n"
     "  --max-exchanges N     stop after N exchanges\n";
@@ -85,9 +90,14 @@ int rr_cmd_record_proxy(int argc, char **argv)
             v = eq + 1;
             i--; /* the value is not the next argument */
         }
-        if (strcmp(a, "--proxy") == 0 || strcmp(a, "--upstream") == 0 || strcmp(a, "-o") == 0 ||
-            strcmp(a, "--output") == 0 || strcmp(a, "-t") == 0 || strcmp(a, "--duration") == 0 ||
-            strcmp(a, "--max-exchanges") == 0) {
+        if (strcmp(a, "-k") == 0 || strcmp(a, "--insecure") == 0) {
+            if (eq)
+                return cli_usage_error("record", "%s takes no value", a);
+            o.insecure = 1;
+        } else if (strcmp(a, "--proxy") == 0 || strcmp(a, "--upstream") == 0 ||
+                   strcmp(a, "-o") == 0 || strcmp(a, "--host-header") == 0 ||
+                   strcmp(a, "--output") == 0 || strcmp(a, "-t") == 0 ||
+                   strcmp(a, "--duration") == 0 || strcmp(a, "--max-exchanges") == 0) {
             if (!v)
                 return cli_usage_error("record", "%s needs a value", a);
             i++;
@@ -95,7 +105,15 @@ int rr_cmd_record_proxy(int argc, char **argv)
                 o.listen = v;
             else if (strcmp(a, "--upstream") == 0)
                 o.upstream = v;
-            else if (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0)
+            else if (strcmp(a, "--host-header") == 0) {
+                if (strcmp(v, "rewrite") == 0)
+                    o.host_header = RR_PROXY_HOST_REWRITE;
+                else if (strcmp(v, "keep") == 0)
+                    o.host_header = RR_PROXY_HOST_KEEP;
+                else
+                    return cli_usage_error("record", "--host-header %s: expected rewrite or keep",
+                                           v);
+            } else if (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0)
                 out = v;
             else if (strcmp(a, "--max-exchanges") == 0)
                 o.max_exchanges = strtoull(v, NULL, 10);
@@ -127,6 +145,9 @@ int rr_cmd_record_proxy(int argc, char **argv)
     if (st.refused)
         printf(", %llu connections refused (upstream unreachable or too many)",
                (unsigned long long)st.refused);
+    if (st.tls_failed)
+        printf(", %llu clients answered 502 (TLS to the upstream failed)",
+               (unsigned long long)st.tls_failed);
     if (st.undissected)
         printf(", %llu connections relayed but not HTTP", (unsigned long long)st.undissected);
     printf("\n");

@@ -3,7 +3,7 @@
 # Skips apt entirely when everything is already installed, so repeated runs are fast.
 set -eu
 PKGS="meson ninja-build pkg-config gcc clang libclang-rt-14-dev python3
-libpcap-dev libnghttp2-dev liblmdb-dev lmdb-utils zlib1g-dev libcurl4-openssl-dev
+libpcap-dev libssl-dev libnghttp2-dev liblmdb-dev lmdb-utils zlib1g-dev libcurl4-openssl-dev
 libcmocka-dev node-llhttp libjansson-dev libpcre2-dev libzmq3-dev libmsgpack-dev
 curl python3-requests nghttp2-client nghttp2-server tshark python3-locust jq
 nginx-light wrk iproute2 libcap2-bin chromium"

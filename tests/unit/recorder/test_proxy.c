@@ -19,6 +19,7 @@
 #include <curl/curl.h>
 #include <nghttp2/nghttp2.h>
 
+#include "proxy_hostrw.h"
 #include "rr/buf.h"
 #include "rr/proxy.h"
 #include "rr/store.h"
@@ -603,10 +604,15 @@ static void test_upstream_down(void **state)
 
 static void test_bad_options(void **state)
 {
-    struct rr_proxy_opts o = {.listen = "127.0.0.1:0", .upstream = "https://x.test"};
+    struct rr_proxy_opts o = {.listen = "127.0.0.1:0", .upstream = "ftp://x.test"};
     char why[256];
     assert_int_equal(rr_proxy_check(&o, why, sizeof(why)), RR_EUSAGE);
-    assert_non_null(strstr(why, "only http://"));
+    assert_non_null(strstr(why, "expected http:// or https://"));
+    o.upstream = "https://127.0.0.1";
+    assert_int_equal(rr_proxy_check(&o, why, sizeof(why)), 0);
+    o.host_header = 7;
+    assert_int_equal(rr_proxy_check(&o, why, sizeof(why)), RR_EUSAGE);
+    o.host_header = RR_PROXY_HOST_KEEP;
     o.upstream = "http://127.0.0.1:80/prefix";
     assert_int_equal(rr_proxy_check(&o, why, sizeof(why)), RR_EUSAGE);
     o.upstream = "http://127.0.0.1:8080";
@@ -619,12 +625,50 @@ static void test_bad_options(void **state)
     assert_int_equal(rr_proxy_check(&o, why, sizeof(why)), 0);
 }
 
+/* Host rewriting gives the same bytes however the stream is split: pipelined requests, a
+ * body that looks like a request, chunked with extensions and trailers, and what follows
+ * an Upgrade is left alone. */
+static void test_hostrw(void **state)
+{
+    static const char in[] =
+        "\r\nGET /a HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nX-Host: keep\r\n\r\n"
+        "POST /b HTTP/1.1\r\nhost:x\r\nContent-Length: 32\r\n\r\n"
+        "GET /no HTTP/1.1\r\nHost: y\r\n\r\n"
+        "POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\nHOST: z\r\n\r\n"
+        "5;ext=1\r\nHost:\r\n1b\r\nGET / HTTP/1.1\r\nHost: q\r\n\r\n\r\n0\r\nT: Host: t\r\n\r\n"
+        "GET /up HTTP/1.1\r\nHost: u\r\nUpgrade: websocket\r\n\r\n"
+        "GET /after HTTP/1.1\r\nHost: v\r\n\r\n";
+    static const char want[] =
+        "\r\nGET /a HTTP/1.1\r\nHost: up.test:443\r\nX-Host: keep\r\n\r\n"
+        "POST /b HTTP/1.1\r\nHost: up.test:443\r\nContent-Length: 32\r\n\r\n"
+        "GET /no HTTP/1.1\r\nHost: y\r\n\r\n"
+        "POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\nHost: up.test:443\r\n\r\n"
+        "5;ext=1\r\nHost:\r\n1b\r\nGET / HTTP/1.1\r\nHost: q\r\n\r\n\r\n0\r\nT: Host: t\r\n\r\n"
+        "GET /up HTTP/1.1\r\nHost: up.test:443\r\nUpgrade: websocket\r\n\r\n"
+        "GET /after HTTP/1.1\r\nHost: v\r\n\r\n";
+    size_t n = sizeof(in) - 1;
+    (void)state;
+    for (size_t step = 1; step <= n; step = step < 8 ? step + 1 : step * 3) {
+        struct rr_hostrw w;
+        struct rr_buf out;
+        rr_hostrw_init(&w, "up.test:443");
+        rr_buf_init(&out);
+        for (size_t at = 0; at < n; at += step)
+            rr_hostrw_feed(&w, (const uint8_t *)in + at, at + step < n ? step : n - at, &out);
+        assert_int_equal(out.len, sizeof(want) - 1);
+        assert_memory_equal(out.p, want, out.len);
+        assert_int_equal(w.rewritten, 4);
+        rr_buf_fini(&out);
+        rr_hostrw_fini(&w);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bad_options),   cmocka_unit_test(test_h1),
         cmocka_unit_test(test_h2c),           cmocka_unit_test(test_h2c_upgrade),
-        cmocka_unit_test(test_upstream_down),
+        cmocka_unit_test(test_upstream_down), cmocka_unit_test(test_hostrw),
     };
     curl_global_init(CURL_GLOBAL_DEFAULT);
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
