@@ -88,9 +88,11 @@ def frag_v4(rng, pkts):
         for off, size, mf in pieces(rng, len(pay)):
             frags.append((off, pay[off:off + size], mf))
         extra = []
-        if len(frags) > 2 and rng.random() < 0.3:
+        if len(frags) > 2 and min(len(frags[0][1]), len(frags[1][1])) > 8 and \
+                rng.random() < 0.3:
             # a piece spanning the end of the first fragment and the start of the second,
-            # with the same bytes (first come wins either way)
+            # with the same bytes (first come wins either way); covering neither whole, it
+            # cannot complete the datagram early
             mid = len(frags[0][1]) - 8
             extra.append((mid, pay[mid:mid + 16], 1))
         for off, chunk, mf in mess(rng, frags, extra):
