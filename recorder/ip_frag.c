@@ -21,7 +21,7 @@ struct dgram {
 };
 
 struct rr_ipfrag {
-    struct dgram **d; /* max slots; NULL: free */
+    struct dgram **d; /* the n datagrams in progress, d[0..n), at most max */
     size_t max, n;
     uint64_t timeout_us;
     uint8_t *done; /* the last completed payload, handed out until the next call */
@@ -46,12 +46,13 @@ int rr_ipfrag_new(struct rr_ipfrag **out, size_t max_dgrams, uint64_t timeout_us
     return 0;
 }
 
+/* The last datagram takes the freed place, so a lookup scans only those in progress. */
 static void drop_slot(struct rr_ipfrag *f, size_t i)
 {
     free(f->d[i]->buf);
     free(f->d[i]);
-    f->d[i] = NULL;
-    f->n--;
+    f->d[i] = f->d[--f->n];
+    f->d[f->n] = NULL;
 }
 
 /* Incomplete: its fragments count as dropped. */
@@ -64,9 +65,8 @@ static void evict(struct rr_ipfrag *f, size_t i)
 
 void rr_ipfrag_flush(struct rr_ipfrag *f)
 {
-    for (size_t i = 0; f && i < f->max; i++)
-        if (f->d[i])
-            evict(f, i);
+    while (f && f->n)
+        evict(f, f->n - 1);
 }
 
 void rr_ipfrag_free(struct rr_ipfrag **pf)
@@ -74,9 +74,8 @@ void rr_ipfrag_free(struct rr_ipfrag **pf)
     struct rr_ipfrag *f = *pf;
     if (!f)
         return;
-    for (size_t i = 0; i < f->max; i++)
-        if (f->d[i])
-            drop_slot(f, i);
+    while (f->n)
+        drop_slot(f, f->n - 1);
     free(f->d);
     free(f->done);
     free(f);
@@ -102,43 +101,35 @@ static int bit(const struct dgram *d, uint32_t u)
 static int lookup(struct rr_ipfrag *f, const struct rr_ipfrag_key *key, uint64_t ts,
                   struct dgram **out)
 {
-    size_t free_i = f->max, old_i = f->max;
+    size_t i = 0, old_i = 0;
     *out = NULL;
-    for (size_t i = 0; i < f->max; i++) {
+    while (i < f->n) {
         struct dgram *d = f->d[i];
-        if (!d) {
-            if (free_i == f->max)
-                free_i = i;
-            continue;
-        }
         /* Capture time may step back across merged files: only a forward gap expires. */
         if (ts > d->first_ts && ts - d->first_ts > f->timeout_us) {
-            evict(f, i);
+            evict(f, i); /* d[i] is now another datagram: look at it too */
             f->st.evicted_timeout++;
-            if (free_i == f->max)
-                free_i = i;
             continue;
         }
         if (memcmp(&d->key, key, sizeof(*key)) == 0) {
             *out = d;
             return 0;
         }
-        if (old_i == f->max || d->first_ts < f->d[old_i]->first_ts)
+        if (d->first_ts < f->d[old_i]->first_ts)
             old_i = i;
+        i++;
     }
-    if (free_i == f->max) {
+    if (f->n == f->max) {
         /* Full: the oldest datagram is the least likely to complete. */
         evict(f, old_i);
         f->st.evicted_cap++;
-        free_i = old_i;
     }
     struct dgram *d = calloc(1, sizeof(*d));
     if (!d)
         return -ENOMEM;
     d->key = *key;
     d->first_ts = ts;
-    f->d[free_i] = d;
-    f->n++;
+    f->d[f->n++] = d;
     *out = d;
     return 0;
 }
