@@ -5,6 +5,7 @@
 #include "dissect.h"
 #include "h2_dissect_int.h"
 #include "h1_dissect.h"
+#include "ip_frag.h"
 #include "rr/rd.h"
 #include "rr/recorder.h"
 #include "rr/store.h"
@@ -53,6 +54,7 @@ struct rr_rec {
     struct rr_rec_sink sink;
     struct rr_rec_stats st;
     struct rr_tcp *tcp;
+    struct rr_ipfrag *frag; /* made at the first fragment */
     int dlt;
     int stopped;
 };
@@ -66,6 +68,8 @@ void rr_rec_opts_default(struct rr_rec_opts *o)
     o->idle_us = 300ull * 1000000;
     o->max_body = 64u << 20;
     o->max_pending = 1024;
+    o->max_frag_dgrams = 1024;
+    o->frag_timeout_us = 30ull * 1000000;
 }
 
 static struct rr_dissect_limits limits(const struct rr_rec *r)
@@ -380,10 +384,69 @@ static int tcp_in(struct rr_rec *r, struct rr_tcp_pkt *pk, const uint8_t *p, siz
     return rr_tcp_feed(r->tcp, pk);
 }
 
+/* Walks the IPv6 extension headers that may come before the fragment header or the upper
+ * layer (hop-by-hop, routing, destination options, AH); *nh is the next header in and out. */
+static void v6_ext(struct rr_rd *rd, uint8_t *nh)
+{
+    for (int i = 0; i < 8 && !rd->err; i++) {
+        if (*nh != 0 && *nh != 43 && *nh != 60 && *nh != 51)
+            return;
+        uint8_t next = rr_rd_u8(rd);
+        uint8_t l = rr_rd_u8(rd);
+        size_t skip = *nh == 51 ? (size_t)(l + 2) * 4 : (size_t)(l + 1) * 8;
+        rr_rd_skip(rd, skip - 2);
+        *nh = next;
+    }
+}
+
+static void frag_sync(struct rr_rec *r)
+{
+    const struct rr_ipfrag_stats *fs = rr_ipfrag_stats(r->frag);
+    r->st.skip_frag = fs->dropped;
+    r->st.frag_used = fs->reassembled;
+    r->st.frag_datagrams = fs->datagrams;
+    r->st.frag_evicted = fs->evicted;
+}
+
+/* One IP fragment (payload bytes [off, off + n) of the datagram k); a datagram it completes
+ * goes on to TCP as if it had arrived unfragmented, with this fragment's timestamp. */
+static int frag_in(struct rr_rec *r, struct rr_tcp_pkt *pk, const struct rr_ipfrag_key *k,
+                   uint32_t off, int more, const uint8_t *p, size_t n)
+{
+    const uint8_t *dp = NULL;
+    size_t dn = 0;
+    struct rr_rd rd;
+    if (!r->frag) {
+        int err = rr_ipfrag_new(&r->frag, r->o.max_frag_dgrams ? r->o.max_frag_dgrams : 1024,
+                                r->o.frag_timeout_us ? r->o.frag_timeout_us : 30000000u);
+        if (err)
+            return err;
+    }
+    int rc = rr_ipfrag_add(r->frag, k, off, more, p, n, pk->ts_us, &dp, &dn);
+    frag_sync(r);
+    if (rc <= 0)
+        return rc;
+    uint8_t nh = k->proto;
+    rr_rd_init(&rd, dp, dn);
+    if (k->ipv == 6)
+        v6_ext(&rd, &nh);
+    if (rd.err) {
+        r->st.skip_malformed++;
+        return 0;
+    }
+    if (nh != 6) {
+        r->st.skip_nontcp++;
+        return 0;
+    }
+    size_t hl = (size_t)(rd.p - dp);
+    return tcp_in(r, pk, dp + hl, dn - hl, dn - hl);
+}
+
 static int ip_in(struct rr_rec *r, const uint8_t *p, size_t caplen, size_t wirelen, uint64_t ts)
 {
     struct rr_tcp_pkt pk;
     struct rr_rd rd;
+    struct rr_ipfrag_key k;
     memset(&pk, 0, sizeof(pk));
     pk.ts_us = ts;
     if (caplen < 1) {
@@ -396,7 +459,7 @@ static int ip_in(struct rr_rec *r, const uint8_t *p, size_t caplen, size_t wirel
         uint8_t vhl = rr_rd_u8(&rd);
         rr_rd_u8(&rd);
         size_t tot = rr_rd_be16(&rd);
-        rr_rd_be16(&rd);
+        uint16_t id = rr_rd_be16(&rd);
         uint16_t frag = rr_rd_be16(&rd);
         rr_rd_u8(&rd);
         uint8_t proto = rr_rd_u8(&rd);
@@ -410,9 +473,20 @@ static int ip_in(struct rr_rec *r, const uint8_t *p, size_t caplen, size_t wirel
             r->st.skip_malformed++;
             return 0;
         }
+        pk.ipv = 4;
         if (frag & 0x3fff) {
-            r->st.skip_frag++;
-            return 0;
+            if (tot > caplen) {
+                r->st.skip_snaplen++; /* a fragment's bytes are needed whole */
+                return 0;
+            }
+            memset(&k, 0, sizeof(k));
+            k.ipv = 4;
+            k.proto = proto;
+            k.id = id;
+            memcpy(k.src, pk.src, 4);
+            memcpy(k.dst, pk.dst, 4);
+            return frag_in(r, &pk, &k, (uint32_t)(frag & 0x1fff) * 8, (frag & 0x2000) != 0, p + hl,
+                           tot - hl);
         }
         if (proto != 6) {
             r->st.skip_nontcp++;
@@ -423,7 +497,6 @@ static int ip_in(struct rr_rec *r, const uint8_t *p, size_t caplen, size_t wirel
         if (tot && tot > wirelen && wirelen >= caplen)
             end = wirelen;
         size_t cap = caplen < end ? caplen : end;
-        pk.ipv = 4;
         return tcp_in(r, &pk, p + hl, cap - hl, end - hl);
     }
     if (v == 6) {
@@ -442,24 +515,31 @@ static int ip_in(struct rr_rec *r, const uint8_t *p, size_t caplen, size_t wirel
         size_t end = 40 + plen;
         if (plen == 0)
             end = wirelen; /* jumbogram or TSO */
-        for (int i = 0; i < 8; i++) {
-            if (nh == 0 || nh == 43 || nh == 60 || nh == 51) {
-                uint8_t next = rr_rd_u8(&rd);
-                uint8_t l = rr_rd_u8(&rd);
-                size_t skip = nh == 51 ? (size_t)(l + 2) * 4 : (size_t)(l + 1) * 8;
-                rr_rd_skip(&rd, skip - 2);
-                nh = next;
-                continue;
-            }
-            break;
-        }
+        v6_ext(&rd, &nh);
         if (rd.err) {
             r->st.skip_malformed++;
             return 0;
         }
+        pk.ipv = 6;
         if (nh == 44) {
-            r->st.skip_frag++;
-            return 0;
+            memset(&k, 0, sizeof(k));
+            k.ipv = 6;
+            k.proto = rr_rd_u8(&rd);
+            rr_rd_u8(&rd);
+            uint16_t offm = rr_rd_be16(&rd);
+            k.id = rr_rd_be32(&rd);
+            size_t fhl = (size_t)(rd.p - p);
+            if (rd.err || plen == 0 || end < fhl) {
+                r->st.skip_malformed++;
+                return 0;
+            }
+            if (end > caplen) {
+                r->st.skip_snaplen++;
+                return 0;
+            }
+            memcpy(k.src, pk.src, 16);
+            memcpy(k.dst, pk.dst, 16);
+            return frag_in(r, &pk, &k, offm & 0xfff8u, offm & 1, p + fhl, end - fhl);
         }
         if (nh != 6) {
             r->st.skip_nontcp++;
@@ -471,7 +551,6 @@ static int ip_in(struct rr_rec *r, const uint8_t *p, size_t caplen, size_t wirel
             return 0;
         }
         size_t cap = caplen < end ? caplen : end;
-        pk.ipv = 6;
         return tcp_in(r, &pk, p + hl, cap - hl, end - hl);
     }
     r->st.skip_nonip++;
@@ -541,6 +620,10 @@ int rr_rec_packet(struct rr_rec *r, const uint8_t *p, size_t caplen, size_t wire
 
 int rr_rec_finish(struct rr_rec *r)
 {
+    if (r->frag) {
+        rr_ipfrag_flush(r->frag);
+        frag_sync(r);
+    }
     int err = rr_tcp_finish(r->tcp, 0);
     if (err == RR_ESTOP)
         err = 0;
@@ -553,6 +636,7 @@ void rr_rec_free(struct rr_rec **pr)
     if (!r)
         return;
     rr_tcp_free(&r->tcp);
+    rr_ipfrag_free(&r->frag);
     free(r);
     *pr = NULL;
 }
@@ -565,19 +649,22 @@ void rr_rec_summary(const struct rr_rec_stats *s, char *out, size_t outlen)
              "gaps: %llu (%llu bytes lost)\n"
              "packets: %llu (%llu bytes); skipped: %llu link, %llu not IP, %llu not TCP, "
              "%llu fragments, %llu malformed, %llu cut by snaplen\n"
+             "ip fragments: %llu reassembled into %llu datagrams; %llu datagrams evicted "
+             "incomplete\n"
              "kernel drops: %llu (interface %llu); evicted: %llu idle, %llu over the cap; "
              "out-of-order flushes: %llu; parse errors: %llu\n"
              "h2: %llu pushes, %llu stream resets, %llu connections with errors\n",
              (unsigned long long)s->exchanges, (unsigned long long)s->incomplete,
              (unsigned long long)s->no_response, (unsigned long long)s->no_request,
              (unsigned long long)s->conns, (unsigned long long)s->http_conns,
-             (unsigned long long)s->h2_conns,
-             (unsigned long long)s->nonhttp_conns, (unsigned long long)s->gaps,
-             (unsigned long long)s->gap_bytes, (unsigned long long)s->packets,
-             (unsigned long long)s->bytes, (unsigned long long)s->skip_link,
-             (unsigned long long)s->skip_nonip, (unsigned long long)s->skip_nontcp,
-             (unsigned long long)s->skip_frag, (unsigned long long)s->skip_malformed,
-             (unsigned long long)s->skip_snaplen, (unsigned long long)s->kernel_drops,
+             (unsigned long long)s->h2_conns, (unsigned long long)s->nonhttp_conns,
+             (unsigned long long)s->gaps, (unsigned long long)s->gap_bytes,
+             (unsigned long long)s->packets, (unsigned long long)s->bytes,
+             (unsigned long long)s->skip_link, (unsigned long long)s->skip_nonip,
+             (unsigned long long)s->skip_nontcp, (unsigned long long)s->skip_frag,
+             (unsigned long long)s->skip_malformed, (unsigned long long)s->skip_snaplen,
+             (unsigned long long)s->frag_used, (unsigned long long)s->frag_datagrams,
+             (unsigned long long)s->frag_evicted, (unsigned long long)s->kernel_drops,
              (unsigned long long)s->if_drops, (unsigned long long)s->conns_evicted_idle,
              (unsigned long long)s->conns_evicted_cap, (unsigned long long)s->ooo_forced_flushes,
              (unsigned long long)s->parse_errors, (unsigned long long)s->h2_pushes,

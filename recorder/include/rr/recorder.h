@@ -36,6 +36,8 @@ struct rr_rec_opts {
     size_t max_body;          /* body bytes kept per message (longer ones are counted) */
     size_t max_pending;       /* requests waiting for their response per connection */
     uint64_t max_exchanges;   /* stop after this many (0: no limit) */
+    size_t max_frag_dgrams;   /* IP datagrams being reassembled at once (0: 1024) */
+    uint64_t frag_timeout_us; /* an incomplete one is evicted after this (0: 30 s) */
 };
 
 /* Counters for the summary. */
@@ -49,6 +51,9 @@ struct rr_rec_stats {
     uint64_t parse_errors, body_capped;
     uint64_t h2_pushes, h2_resets, h2_errors; /* prior-knowledge h2 connections */
     uint64_t kernel_drops, if_drops;          /* live capture only (pcap_stats) */
+    /* IP fragments: skip_frag counts the ones discarded (malformed, contradicting, or in a
+     * datagram evicted incomplete); frag_used the ones in datagrams handed on to TCP. */
+    uint64_t frag_used, frag_datagrams, frag_evicted;
 };
 
 struct rr_rec;
