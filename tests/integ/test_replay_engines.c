@@ -480,17 +480,14 @@ static void test_rate(void **state)
     assert_true(c.unserved >= 20 && c.unserved + c.requests >= 28);
 }
 
-static void test_faults(void **state)
+/* A closed port: every request fails with the refusal, and the run ends on time. */
+static void check_closed_port(bool http2)
 {
-    struct server s;
     struct tplan t;
     struct rr_replay_opts o;
     struct rr_replay_counts c;
     struct events ev;
     char url[64];
-    (void)state;
-
-    /* a closed port */
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f000001)};
     socklen_t al = sizeof(a);
@@ -505,10 +502,62 @@ static void test_faults(void **state)
     o.users = 2;
     o.spawn_rate = 1000;
     o.run_time_us = 300000;
+    o.http2 = http2;
     double secs = run(&t.plan, &o, &ev, &c);
     assert_true(secs < 0.6);
     assert_true(c.failures > 5 && c.failures == c.requests);
     assert_string_equal(ev.first_error, "ConnectionRefusedError(111, 'Connection refused')");
+}
+
+static void stop_server(void *p)
+{
+    server_stop(p);
+}
+
+/* The server (stopped by stop(ctx)) killed 0.3 s into a 0.8 s run: failures, and the run still
+ * ends on time. */
+static void check_killed_mid_run(const char *url, enum rr_replay_engine eng, bool http2,
+                                 void (*stop)(void *), void *ctx)
+{
+    struct tplan t;
+    struct rr_replay_opts o;
+    struct rr_replay_counts c;
+    struct rr_replay *r = NULL;
+    char why[256];
+    tplan_init(&t, url, 1);
+    t.plan.wait.kind = RR_WAIT_CONSTANT;
+    t.plan.wait.a = 0.01;
+    rr_replay_opts_init(&o);
+    o.users = 4;
+    o.spawn_rate = 1000;
+    o.run_time_us = 800000;
+    o.http2 = http2;
+    o.engine = eng;
+    assert_int_equal(rr_replay_new(&r, &t.plan, NULL, &o, NULL, why, sizeof(why)), 0);
+    uint64_t t0 = rr_now_mono_us();
+    assert_int_equal(rr_replay_start(r), 0);
+    usleep(300000);
+    stop(ctx);
+    while (rr_replay_wait(r, 100000) == -ETIMEDOUT)
+        assert_true(rr_now_mono_us() - t0 < 5000000);
+    double secs = (double)(rr_now_mono_us() - t0) / 1e6;
+    rr_replay_counts(r, &c);
+    rr_replay_free(&r);
+    assert_true(secs < 1.2);
+    assert_true(c.requests > c.failures && c.failures > 0);
+}
+
+static void test_faults(void **state)
+{
+    struct server s;
+    struct tplan t;
+    struct rr_replay_opts o;
+    struct rr_replay_counts c;
+    struct events ev;
+    (void)state;
+
+    check_closed_port(false);
+    double secs;
 
     /* a response slower than --timeout, and a 500 */
     server_start(&s);
@@ -540,28 +589,7 @@ static void test_faults(void **state)
         "HTTPError('500 Server Error: INTERNAL SERVER ERROR for url: /status/500')");
 
     /* the server killed mid-run: failures, and the run still ends on time */
-    tplan_init(&t, s.url, 1);
-    t.plan.wait.kind = RR_WAIT_CONSTANT;
-    t.plan.wait.a = 0.01;
-    rr_replay_opts_init(&o);
-    o.users = 4;
-    o.spawn_rate = 1000;
-    o.run_time_us = 800000;
-    o.engine = engine;
-    struct rr_replay *r = NULL;
-    char why[256];
-    assert_int_equal(rr_replay_new(&r, &t.plan, NULL, &o, NULL, why, sizeof(why)), 0);
-    uint64_t t0 = rr_now_mono_us();
-    assert_int_equal(rr_replay_start(r), 0);
-    usleep(300000);
-    server_stop(&s);
-    while (rr_replay_wait(r, 100000) == -ETIMEDOUT)
-        assert_true(rr_now_mono_us() - t0 < 5000000);
-    secs = (double)(rr_now_mono_us() - t0) / 1e6;
-    rr_replay_counts(r, &c);
-    rr_replay_free(&r);
-    assert_true(secs < 1.2);
-    assert_true(c.requests > c.failures && c.failures > 0);
+    check_killed_mid_run(s.url, engine, false, stop_server, &s);
     char **reqs;
     free_requests(reqs, server_requests(&s, &reqs, NULL));
 }
@@ -1022,6 +1050,11 @@ static void test_h2_big_body(void **state)
 
 /* Faults on h2c: a closed port, a response slower than --timeout (the connection survives
  * it), the server killed mid-run (failures, and the run ends on time). */
+static void stop_demo(void *p)
+{
+    demo_stop(p);
+}
+
 static void test_h2_faults(void **state)
 {
     struct demo d;
@@ -1033,25 +1066,8 @@ static void test_h2_faults(void **state)
     struct events ev;
     (void)state;
 
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f000001)};
-    socklen_t al = sizeof(a);
-    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &al), 0);
-    close(fd);
-    snprintf(url, sizeof(url), "http://127.0.0.1:%u", ntohs(a.sin_port));
-    tplan_init(&t, url, 1);
-    t.plan.wait.kind = RR_WAIT_CONSTANT;
-    t.plan.wait.a = 0.01;
-    rr_replay_opts_init(&o);
-    o.users = 2;
-    o.spawn_rate = 1000;
-    o.run_time_us = 300000;
-    o.http2 = 1;
-    double secs = run(&t.plan, &o, &ev, &c);
-    assert_true(secs < 0.6);
-    assert_true(c.failures > 5 && c.failures == c.requests);
-    assert_string_equal(ev.first_error, "ConnectionRefusedError(111, 'Connection refused')");
+    check_closed_port(true);
+    double secs;
 
     if (!demo_start(&d))
         skip();
@@ -1084,29 +1100,7 @@ static void test_h2_faults(void **state)
     t.plan.n_after = 0;
 
     /* the server killed mid-run */
-    tplan_init(&t, url, 1);
-    t.plan.wait.kind = RR_WAIT_CONSTANT;
-    t.plan.wait.a = 0.01;
-    rr_replay_opts_init(&o);
-    o.users = 4;
-    o.spawn_rate = 1000;
-    o.run_time_us = 800000;
-    o.http2 = 1;
-    o.engine = RR_ENGINE_H2;
-    struct rr_replay *r = NULL;
-    char why[256];
-    assert_int_equal(rr_replay_new(&r, &t.plan, NULL, &o, NULL, why, sizeof(why)), 0);
-    uint64_t t0 = rr_now_mono_us();
-    assert_int_equal(rr_replay_start(r), 0);
-    usleep(300000);
-    demo_stop(&d);
-    while (rr_replay_wait(r, 100000) == -ETIMEDOUT)
-        assert_true(rr_now_mono_us() - t0 < 5000000);
-    secs = (double)(rr_now_mono_us() - t0) / 1e6;
-    rr_replay_counts(r, &c);
-    rr_replay_free(&r);
-    assert_true(secs < 1.2);
-    assert_true(c.requests > c.failures && c.failures > 0);
+    check_killed_mid_run(url, RR_ENGINE_H2, true, stop_demo, &d);
     free_requests(lines, demo_log(&d, &lines, &n_conns));
 }
 
