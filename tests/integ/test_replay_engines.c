@@ -1104,6 +1104,33 @@ static void test_h2_faults(void **state)
     free_requests(lines, demo_log(&d, &lines, &n_conns));
 }
 
+/* Starts nginx with the config file conf (prefix dir) as live_server and waits until it
+ * accepts on a; false (nothing left running) when it does not come up within 2 s. */
+static bool nginx_start(const char *conf, const char *dir, const struct sockaddr_in *a)
+{
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int dn = open("/dev/null", O_WRONLY);
+        dup2(dn, 2);
+        execlp("nginx", "nginx", "-c", conf, "-p", dir, (char *)NULL);
+        execl("/usr/sbin/nginx", "nginx", "-c", conf, "-p", dir, (char *)NULL);
+        _exit(127);
+    }
+    live_server = pid;
+    bool up = false;
+    for (int i = 0; i < 200 && !up; i++) {
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        up = connect(fd, (const struct sockaddr *)a, sizeof(*a)) == 0;
+        close(fd);
+        if (!up)
+            usleep(10000);
+    }
+    if (!up)
+        kill_leftover();
+    return up;
+}
+
 /* nginx h2c (prior knowledge) closing each connection after 5 requests with GOAWAY: the user
  * reopens transparently, no request fails, no connection carries more than 5. Then a stream
  * nginx resets (`return 444`): a failure that names the reset, and the connection stays. */
@@ -1139,27 +1166,8 @@ static void test_h2_nginx(void **state)
             "    location / { default_type text/plain; return 200 \"hello\\n\"; } } }\n",
             dir, dir, dir, dir, dir, dir, dir, dir, port);
     fclose(f);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        int dn = open("/dev/null", O_WRONLY);
-        dup2(dn, 2);
-        execl("/usr/sbin/nginx", "nginx", "-c", conf, "-p", dir, (char *)NULL);
-        _exit(127);
-    }
-    live_server = pid;
-    bool up = false;
-    for (int i = 0; i < 200 && !up; i++) {
-        fd = socket(AF_INET, SOCK_STREAM, 0);
-        up = connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
-        close(fd);
-        if (!up)
-            usleep(10000);
-    }
-    if (!up) {
-        kill_leftover();
+    if (!nginx_start(conf, dir, &a))
         skip(); /* nginx could not start here (port taken meanwhile, or no permission) */
-    }
     snprintf(url, sizeof(url), "http://127.0.0.1:%u", port);
     struct tplan t;
     struct rr_replay_opts o;
@@ -1419,27 +1427,8 @@ static void test_h2_tls(void **state)
     assert_non_null(f);
     fputs(conf, f);
     fclose(f);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        int dn = open("/dev/null", O_WRONLY);
-        dup2(dn, 2);
-        execlp("nginx", "nginx", "-c", path, "-p", dir, (char *)NULL);
-        _exit(127);
-    }
-    live_server = pid;
-    bool up = false;
-    for (int i = 0; i < 200 && !up; i++) {
-        fd = socket(AF_INET, SOCK_STREAM, 0);
-        up = connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0;
-        close(fd);
-        if (!up)
-            usleep(10000);
-    }
-    if (!up) {
-        kill_leftover();
+    if (!nginx_start(path, dir, &a))
         skip(); /* the port was taken in between, or nginx lacks ssl/http2 */
-    }
     char url[64];
     snprintf(url, sizeof(url), "https://127.0.0.1:%u", port);
     tplan_init(&t, url, 1);
