@@ -149,9 +149,10 @@ int rr_replay_new(struct rr_replay **out, const struct rr_plan *plan, struct rr_
     if (r->o.speed <= 0)
         r->o.speed = 1;
     snprintf(r->timeout_err, sizeof(r->timeout_err),
-             "ReadTimeout(\"HTTPConnectionPool(host='%s', port=%u): Read timed out. (read "
+             "ReadTimeout(\"%sConnectionPool(host='%s', port=%u): Read timed out. (read "
              "timeout=%g)\")",
-             r->target.host, r->target.port, (double)r->o.timeout_us / 1e6);
+             r->target.tls ? "HTTPS" : "HTTP", r->target.host, r->target.port,
+             (double)r->o.timeout_us / 1e6);
     if (opts->mode == RR_REPLAY_TIMELINE) {
         if (!store) {
             snprintf(why, whylen, "timeline mode replays a store's exchanges: no store given");
@@ -175,9 +176,11 @@ int rr_replay_new(struct rr_replay **out, const struct rr_plan *plan, struct rr_
     switch (opts->engine) {
     case RR_ENGINE_NATIVE:
     case RR_ENGINE_H2:
-        /* Our own engines speak plain http://: HTTP/1.1, or h2c with --http2 (or --engine h2) */
-        if (r->target.tls) {
-            snprintf(why, whylen, "--engine %s speaks plain http:// only; use --engine curl",
+        /* Our own engines: HTTP/1.1 over http:// or https://, h2c with --http2 (or --engine
+         * h2) over plain http:// only (HTTP/2 over TLS is curl's) */
+        if (r->target.tls && (opts->http2 || opts->engine == RR_ENGINE_H2)) {
+            snprintf(why, whylen,
+                     "--engine %s speaks HTTP/2 over plain http:// only; use --engine curl",
                      opts->engine == RR_ENGINE_H2 ? "h2" : "native");
             rc = RR_EUSAGE;
             goto fail;
@@ -188,10 +191,10 @@ int rr_replay_new(struct rr_replay **out, const struct rr_plan *plan, struct rr_
         r->eng = &rp__engine_curl;
         break;
     default:
-        /* https (ALPN) and absolute URLs to other hosts need curl */
-        r->eng = r->target.tls || foreign ? &rp__engine_curl
-                 : opts->http2            ? &rp__engine_h2
-                                          : &rp__engine_native;
+        /* HTTP/2 over https (ALPN) and absolute URLs to other hosts need curl */
+        r->eng = (r->target.tls && opts->http2) || foreign ? &rp__engine_curl
+                 : opts->http2                             ? &rp__engine_h2
+                                                           : &rp__engine_native;
         break;
     }
     rc = resolve(&r->target, why, whylen);

@@ -494,7 +494,7 @@ static void check_closed_port(bool http2)
     assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
     assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &al), 0);
     close(fd);
-    snprintf(url, sizeof(url), "http://127.0.0.1:%u", ntohs(a.sin_port));
+    snprintf(url, sizeof(url), "%s://127.0.0.1:%u", tls_cert ? "https" : "http", ntohs(a.sin_port));
     tplan_init(&t, url, 1);
     t.plan.wait.kind = RR_WAIT_CONSTANT;
     t.plan.wait.a = 0.01;
@@ -576,9 +576,9 @@ static void test_faults(void **state)
     assert_int_equal(c.requests, 1); /* the failed step interrupted the iteration */
     char expect[256];
     snprintf(expect, sizeof(expect),
-             "ReadTimeout(\"HTTPConnectionPool(host='127.0.0.1', port=%u): Read timed out. "
+             "ReadTimeout(\"%sConnectionPool(host='127.0.0.1', port=%u): Read timed out. "
              "(read timeout=0.3)\")",
-             s.port);
+             tls_cert ? "HTTPS" : "HTTP", s.port);
     assert_string_equal(ev.first_error, expect);
     t.steps[0].target = "/";
     run(&t.plan, &o, &ev, &c);
@@ -688,7 +688,35 @@ static void test_before_after(void **state)
     free_requests(reqs, n);
 }
 
-/* https through the curl engine (auto picks it), self-signed certificate made here */
+/* A self-signed certificate for 127.0.0.1, made once per run (removed at exit); false when
+ * openssl cannot make one. */
+static char cert_path[64], key_path[64];
+
+static void cert_remove(void)
+{
+    unlink(cert_path);
+    unlink(key_path);
+}
+
+static bool cert_make(void)
+{
+    static int made; /* 1 made, -1 failed */
+    char cmd[512];
+    if (made)
+        return made > 0;
+    snprintf(cert_path, sizeof(cert_path), "/tmp/rr-tls-%d.crt", (int)getpid());
+    snprintf(key_path, sizeof(key_path), "/tmp/rr-tls-%d.key", (int)getpid());
+    snprintf(cmd, sizeof(cmd),
+             "openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -days 1 "
+             "-keyout %s -out %s >/dev/null 2>&1",
+             key_path, cert_path);
+    made = system(cmd) == 0 ? 1 : -1;
+    if (made > 0)
+        atexit(cert_remove);
+    return made > 0;
+}
+
+/* https through both HTTP/1.1 engines (auto picks native), self-signed certificate made here */
 static void test_https(void **state)
 {
     struct server s;
@@ -698,47 +726,67 @@ static void test_https(void **state)
     struct events ev;
     char cmd[512], **reqs;
     (void)state;
-    snprintf(cmd, sizeof(cmd),
-             "openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -days 1 "
-             "-keyout /tmp/rr-tls-%d.key -out /tmp/rr-tls-%d.crt >/dev/null 2>&1",
-             (int)getpid(), (int)getpid());
-    if (system(cmd) != 0)
+    if (!cert_make())
         skip();
-    static char crt[64], key[64];
-    snprintf(crt, sizeof(crt), "/tmp/rr-tls-%d.crt", (int)getpid());
-    snprintf(key, sizeof(key), "/tmp/rr-tls-%d.key", (int)getpid());
-    tls_cert = crt;
-    tls_key = key;
-    server_start(&s);
-    tls_cert = tls_key = NULL;
-    tplan_init(&t, s.url, 2);
-    t.steps[1].target = "/json";
-    rr_replay_opts_init(&o);
-    o.users = 1;
-    o.iterations = 2;
-    o.spawn_rate = 10;
-    engine = RR_ENGINE_AUTO;
+    static const enum rr_replay_engine engs[] = {RR_ENGINE_NATIVE, RR_ENGINE_CURL};
+    for (size_t k = 0; k < 2; k++) {
+        tls_cert = cert_path;
+        tls_key = key_path;
+        server_start(&s);
+        tls_cert = tls_key = NULL;
+        tplan_init(&t, s.url, 2);
+        t.steps[1].target = "/json";
+        rr_replay_opts_init(&o);
+        o.users = 1;
+        o.iterations = 2;
+        o.spawn_rate = 10;
+        engine = RR_ENGINE_AUTO;
+        struct rr_replay *r = NULL;
+        char why[256];
+        assert_int_equal(rr_replay_new(&r, &t.plan, NULL, &o, NULL, why, sizeof(why)), 0);
+        assert_string_equal(rr_replay_engine_name(r), "native");
+        rr_replay_free(&r);
+        engine = engs[k];
+        run(&t.plan, &o, &ev, &c);
+        server_stop(&s);
+        size_t n = server_requests(&s, &reqs, NULL);
+        if (c.failures)
+            fail_msg("%s", ev.first_error);
+        assert_int_equal(n, 4);
+        snprintf(cmd, sizeof(cmd), "GET /json HTTP/1.1\r\nHost: 127.0.0.1:%u\r\n\r\n", s.port);
+        assert_string_equal(reqs[1], cmd);
+        free_requests(reqs, n);
+    }
+    /* HTTP/2 over TLS is curl's only */
     struct rr_replay *r = NULL;
     char why[256];
-    assert_int_equal(rr_replay_new(&r, &t.plan, NULL, &o, NULL, why, sizeof(why)), 0);
-    assert_string_equal(rr_replay_engine_name(r), "curl");
-    rr_replay_free(&r);
-    engine = RR_ENGINE_CURL;
-    run(&t.plan, &o, &ev, &c);
-    server_stop(&s);
-    unlink(crt);
-    unlink(key);
-    size_t n = server_requests(&s, &reqs, NULL);
-    if (c.failures)
-        fail_msg("%s", ev.first_error);
-    assert_int_equal(n, 4);
-    snprintf(cmd, sizeof(cmd), "GET /json HTTP/1.1\r\nHost: 127.0.0.1:%u\r\n\r\n", s.port);
-    assert_string_equal(reqs[1], cmd);
-    free_requests(reqs, n);
-    /* the native engine refuses https */
     o.engine = RR_ENGINE_NATIVE;
+    o.http2 = 1;
     assert_int_equal(rr_replay_new(&r, &t.plan, NULL, &o, NULL, why, sizeof(why)), RR_EUSAGE);
     assert_non_null(strstr(why, "--engine curl"));
+
+    /* https:// to a plain-http server that never answers the ClientHello: the handshake ends
+     * at --timeout */
+    server_start(&s);
+    char url[64];
+    snprintf(url, sizeof(url), "https://127.0.0.1:%u", s.port);
+    tplan_init(&t, url, 1);
+    rr_replay_opts_init(&o);
+    o.users = 1;
+    o.spawn_rate = 1000;
+    o.iterations = 1;
+    o.timeout_us = 200000;
+    engine = RR_ENGINE_NATIVE;
+    double secs = run(&t.plan, &o, &ev, &c);
+    server_stop(&s);
+    free_requests(reqs, server_requests(&s, &reqs, NULL));
+    assert_true(secs < 0.6);
+    assert_int_equal(c.failures, 1);
+    snprintf(cmd, sizeof(cmd),
+             "ReadTimeout(\"HTTPSConnectionPool(host='127.0.0.1', port=%u): Read timed out. "
+             "(read timeout=0.2)\")",
+             s.port);
+    assert_string_equal(ev.first_error, cmd);
 }
 
 /* ---------------------------------------------------------------- the demo target (h2c) */
@@ -1248,7 +1296,8 @@ static void test_h2_nginx(void **state)
     assert_int_equal(system(path), 0);
 }
 
-/* Engine choice: --http2 with http:// picks h2 (auto and native); https stays with curl */
+/* Engine choice: --http2 with http:// picks h2 (auto and native); https is native's (HTTP/1.1)
+ * or curl's (--http2, ALPN h2) */
 static void test_h2_select(void **state)
 {
     struct tplan t;
@@ -1268,6 +1317,9 @@ static void test_h2_select(void **state)
         {"http://127.0.0.1:9", RR_ENGINE_CURL, 1, "curl"},
         {"http://127.0.0.1:9", RR_ENGINE_AUTO, 0, "native"},
         {"https://127.0.0.1:9", RR_ENGINE_AUTO, 1, "curl"},
+        {"https://127.0.0.1:9", RR_ENGINE_AUTO, 0, "native"},
+        {"https://127.0.0.1:9", RR_ENGINE_NATIVE, 0, "native"},
+        {"https://127.0.0.1:9", RR_ENGINE_NATIVE, 1, NULL},
         {"https://127.0.0.1:9", RR_ENGINE_H2, 1, NULL},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -1463,6 +1515,119 @@ static void test_h2_tls(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+static void kill_nginx(void *p)
+{
+    (void)p;
+    kill_leftover();
+}
+
+/* HTTP/1.1 over TLS through the native engine against nginx (keepalive_requests 5): 2 users,
+ * 20 requests on 4 or 5 connections of at most 5 requests each, reconnects resuming the TLS
+ * session the worker kept; https:// to nginx's plain port fails the handshake with an SSLError;
+ * then nginx killed mid-run. */
+static void test_native_tls_nginx(void **state)
+{
+    char dir[64], path[128], conf[2048], cmd[512], line[256], url[64];
+    struct tplan t;
+    struct rr_replay_opts o;
+    struct rr_replay_counts c;
+    struct events ev;
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t alen = sizeof(a);
+    (void)state;
+    if (system("command -v nginx >/dev/null 2>&1") != 0 || !cert_make())
+        skip();
+    kill_leftover();
+    snprintf(dir, sizeof(dir), "/tmp/rr-ntls-%d", (int)getpid());
+    snprintf(cmd, sizeof(cmd), "rm -rf %s && mkdir -p %s", dir, dir);
+    assert_int_equal(system(cmd), 0);
+    struct sockaddr_in a2 = a;
+    int fd = socket(AF_INET, SOCK_STREAM, 0), fd2 = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0 && fd2 >= 0);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &alen), 0);
+    assert_int_equal(bind(fd2, (struct sockaddr *)&a2, sizeof(a2)), 0);
+    assert_int_equal(getsockname(fd2, (struct sockaddr *)&a2, &alen), 0);
+    close(fd);
+    close(fd2);
+    unsigned port = ntohs(a.sin_port), plain = ntohs(a2.sin_port);
+    snprintf(conf, sizeof(conf),
+             "daemon off; worker_processes 1; pid %s/n.pid; error_log %s/e.log warn;\n"
+             "events { worker_connections 64; }\n"
+             "http { log_format c '$connection $server_protocol $ssl_session_reused $request';\n"
+             "  server { listen 127.0.0.1:%u; access_log off; return 200; }\n"
+             "  client_body_temp_path %s; proxy_temp_path %s; fastcgi_temp_path %s;\n"
+             "  uwsgi_temp_path %s; scgi_temp_path %s; keepalive_requests 5;\n"
+             "  server { listen 127.0.0.1:%u ssl; ssl_certificate %s;\n"
+             "    ssl_certificate_key %s; access_log %s/a.log c;\n"
+             "    location / { return 200 \"hello\\n\"; } } }\n",
+             dir, dir, plain, dir, dir, dir, dir, dir, port, cert_path, key_path, dir);
+    snprintf(path, sizeof(path), "%s/n.conf", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(conf, f);
+    fclose(f);
+    if (!nginx_start(path, dir, &a))
+        skip(); /* the port was taken in between, or nginx lacks ssl */
+    snprintf(url, sizeof(url), "https://127.0.0.1:%u", port);
+    tplan_init(&t, url, 1);
+    rr_replay_opts_init(&o);
+    o.users = 2;
+    o.iterations = 20;
+    o.spawn_rate = 1000;
+    engine = RR_ENGINE_NATIVE;
+    run(&t.plan, &o, &ev, &c);
+    if (c.failures)
+        fail_msg("%s", ev.first_error);
+    assert_int_equal(c.requests, 20);
+    /* https:// to the plain port: nginx answers the ClientHello with a 400, every request
+     * fails with the TLS error, and the run ends on time */
+    snprintf(url, sizeof(url), "https://127.0.0.1:%u", plain);
+    tplan_init(&t, url, 1);
+    t.plan.wait.kind = RR_WAIT_CONSTANT;
+    t.plan.wait.a = 0.01;
+    rr_replay_opts_init(&o);
+    o.users = 2;
+    o.spawn_rate = 1000;
+    o.run_time_us = 300000;
+    double secs = run(&t.plan, &o, &ev, &c);
+    assert_true(secs < 0.6);
+    assert_true(c.failures > 5 && c.failures == c.requests);
+    if (strncmp(ev.first_error, "SSLError(1, '[SSL: ", 19) != 0)
+        fail_msg("%s", ev.first_error);
+    /* killed mid-run: failures, and the run ends on time */
+    snprintf(url, sizeof(url), "https://127.0.0.1:%u", port);
+    check_killed_mid_run(url, RR_ENGINE_NATIVE, false, kill_nginx, NULL);
+    snprintf(path, sizeof(path), "%s/a.log", dir);
+    f = fopen(path, "r");
+    assert_non_null(f);
+    long conns[64] = {0}, counts[64] = {0};
+    size_t nc = 0, n = 0, n_resumed = 0;
+    while (n < 20 && fgets(line, sizeof(line), f)) {
+        assert_non_null(strstr(line, " HTTP/1.1 "));
+        long id = atol(line);
+        size_t k = 0;
+        while (k < nc && conns[k] != id)
+            k++;
+        if (k == nc) {
+            assert_true(nc < 64);
+            conns[nc++] = id;
+            n_resumed += strstr(line, " HTTP/1.1 r ") != NULL;
+        }
+        counts[k]++;
+        n++;
+    }
+    fclose(f);
+    assert_int_equal(n, 20);
+    assert_in_range(nc, 4, 5);
+    for (size_t k = 0; k < nc; k++)
+        assert_true(counts[k] <= 5);
+    /* the first connection of each worker is a full handshake; the later ones resume */
+    assert_true(n_resumed >= 1);
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 static int use_native(void **state)
 {
     (void)state;
@@ -1484,7 +1649,27 @@ static int use_curl(void **state)
     return 0;
 }
 
+/* The native engine over https: the python server speaks TLS with a certificate made here */
+static int use_native_tls(void **state)
+{
+    (void)state;
+    engine = RR_ENGINE_NATIVE;
+    if (!cert_make())
+        return -1;
+    tls_cert = cert_path;
+    tls_key = key_path;
+    return 0;
+}
+
+static int no_tls(void **state)
+{
+    (void)state;
+    tls_cert = tls_key = NULL;
+    return 0;
+}
+
 #define BOTH(fn) cmocka_unit_test_setup(fn, use_native), cmocka_unit_test_setup(fn, use_curl)
+#define TLS(fn)  cmocka_unit_test_setup_teardown(fn, use_native_tls, no_tls)
 
 int main(void)
 {
@@ -1499,6 +1684,10 @@ int main(void)
         BOTH(test_before_after),
         BOTH(test_framing),
         cmocka_unit_test(test_https),
+        TLS(test_fidelity),
+        TLS(test_faults),
+        TLS(test_framing),
+        cmocka_unit_test(test_native_tls_nginx),
         cmocka_unit_test_setup(test_h2c, use_curl),
         cmocka_unit_test_setup(test_h2c, use_h2),
         cmocka_unit_test_setup(test_h2c_users, use_curl),
