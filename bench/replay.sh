@@ -12,6 +12,9 @@
 #   CONNS=50 DUR=3 REPS=1 bench/replay.sh    # quick look
 #   LOCUST=1 bench/replay.sh                 # add Locust FastHttpUser (slow; 1 rep is enough)
 #   H2=1 bench/replay.sh                     # HTTP/2 cleartext: the h2 engine vs h2load -m 1
+#   TLS=1 bench/replay.sh                    # HTTP/1.1 over TLS (nginx `listen ssl`, a
+#                                            # self-signed certificate made here): the native
+#                                            # engine vs curl vs wrk, all https
 #                                            # (add rr-curl-h2 to TOOLS for curl's h2c)
 #   EMBED_BASE=/old/build/samples/embed_replay bench/replay.sh   # add rr-curl-base: another
 #                                            # build's curl engine, for before/after in one run
@@ -25,12 +28,19 @@ EMBED=${EMBED:-$BUILD/samples/embed_replay}
 WORK=${WORK:-/tmp/rr-bench-replay-$$}
 PORT=${PORT:-18491}
 PORT_H2=${PORT_H2:-18492}
+PORT_TLS=${PORT_TLS:-18493}
 SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
 CONNS=${CONNS:-"10 50 200"}
 DUR=${DUR:-5}
 REPS=${REPS:-3}
 H2=${H2:-0}
+TLS=${TLS:-0}
+if [[ $TLS == 1 ]]; then
+  TOOLS=${TOOLS:-"wrk-tls rr-native-tls rr-curl-tls"}
+  REF=${REF:-wrk-tls}
+  SKIP_MEM=${SKIP_MEM:-1}
+fi
 if [[ $H2 == 1 ]]; then
   TOOLS=${TOOLS:-"h2load-h2c rr-h2"}
   REF=${REF:-h2load-h2c}
@@ -48,6 +58,8 @@ EMBED_BASE=${EMBED_BASE:-}
 
 [[ -x $EMBED ]] || { echo "build first: $EMBED is missing" >&2; exit 2; }
 mkdir -p "$WORK/tmp"
+openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -days 1 \
+  -keyout "$WORK/key.pem" -out "$WORK/cert.pem" > /dev/null 2>&1 || exit 1
 cat > "$WORK/nginx.conf" <<NGX
 worker_processes 1;
 worker_rlimit_nofile 20000;
@@ -64,6 +76,9 @@ http {
            location = / { default_type text/plain; return 200 "hello\n"; } }
   server { listen 127.0.0.1:$PORT_H2 http2 backlog=4096;
            location = / { default_type text/plain; return 200 "hello\n"; } }
+  server { listen 127.0.0.1:$PORT_TLS ssl backlog=4096;
+           ssl_certificate $WORK/cert.pem; ssl_certificate_key $WORK/key.pem;
+           location = / { default_type text/plain; return 200 "hello\n"; } }
 }
 NGX
 taskset -c "$SERVER_CPU" nginx -c "$WORK/nginx.conf" -p "$WORK" || exit 1
@@ -71,6 +86,7 @@ trap 'kill "$(cat "$WORK/nginx.pid")" 2>/dev/null' EXIT
 sleep 0.3
 URL=http://127.0.0.1:$PORT/
 URL_H2=http://127.0.0.1:$PORT_H2/
+URL_TLS=https://127.0.0.1:$PORT_TLS/
 
 if [[ $LOCUST == 1 ]]; then
   TOOLS="$TOOLS locust-fast"
@@ -86,10 +102,16 @@ fi
 
 # one run: prints "tool conns reqs secs cpu"
 run() {
-  local tool=$1 c=$2 out="$WORK/out" tm="$WORK/time" reqs=0
+  local tool=$1 c=$2 out="$WORK/out" tm="$WORK/time" reqs=0 t
   case $tool in
     wrk) /usr/bin/time -o "$tm" -f "%e %U %S %M" taskset -c "$CLIENT_CPU" wrk -t1 -c"$c" -d"${DUR}s" "$URL" > "$out" 2>&1
          reqs=$(awk '/requests in/ {print $1}' "$out") ;;
+    wrk-tls) /usr/bin/time -o "$tm" -f "%e %U %S %M" taskset -c "$CLIENT_CPU" wrk -t1 -c"$c" -d"${DUR}s" "$URL_TLS" > "$out" 2>&1
+         reqs=$(awk '/requests in/ {print $1}' "$out") ;;
+    rr-native-tls|rr-curl-tls)
+         t=${tool#rr-}
+         /usr/bin/time -o "$tm" -f "%e %U %S %M" taskset -c "$CLIENT_CPU" "$EMBED" "$URL_TLS" "$c" "$DUR" "${t%-tls}" > "$out" 2>&1
+         reqs=$(awk '/requests,/ {print $1}' "$out") ;;
     h2load) /usr/bin/time -o "$tm" -f "%e %U %S %M" taskset -c "$CLIENT_CPU" h2load --h1 -c"$c" -D"$DUR" "$URL" > "$out" 2>&1
          reqs=$(awk '/^requests:/ {print $8}' "$out") ;;
     h2load-h2c) /usr/bin/time -o "$tm" -f "%e %U %S %M" taskset -c "$CLIENT_CPU" h2load -c"$c" -m1 -D"$DUR" "$URL_H2" > "$out" 2>&1
