@@ -137,6 +137,18 @@ static int sorted_all(const struct rr_stats *s, int **idx)
     return n + 1;
 }
 
+/* A table row's first two cells (the total row marked for its style); returns the entry. */
+static const struct rr_stats_e *row_head(struct rr_buf *out, const struct rr_stats *s, int idx)
+{
+    const struct rr_stats_e *e = rr_stats_e_get(s, idx);
+    rr_buf_adds(out, idx == RR_STATS_TOTAL ? "<tr class=\"total\"><td>" : "<tr><td>");
+    esc(out, e->method);
+    rr_buf_adds(out, "</td><td>");
+    esc(out, e->name);
+    return e;
+}
+
+
 void rr_report_html(const struct rr_report *r, const struct rr_stats *s, struct rr_buf *out)
 {
     rr_buf_adds(
@@ -176,11 +188,7 @@ void rr_report_html(const struct rr_report *r, const struct rr_stats *s, struct 
                 "<th>Min (ms)</th><th>Max (ms)</th><th>Average size (bytes)</th><th>RPS</th>"
                 "<th>Failures/s</th></tr></thead>\n<tbody>\n");
     for (int i = 0; i < n; i++) {
-        const struct rr_stats_e *e = rr_stats_e_get(s, idx[i]);
-        rr_buf_adds(out, idx[i] == RR_STATS_TOTAL ? "<tr class=\"total\"><td>" : "<tr><td>");
-        esc(out, e->method);
-        rr_buf_adds(out, "</td><td>");
-        esc(out, e->name);
+        const struct rr_stats_e *e = row_head(out, s, idx[i]);
         rr_buf_printf(
             out,
             "</td><td class=\"num\">%llu</td><td class=\"num\">%llu</td>"
@@ -203,11 +211,7 @@ void rr_report_html(const struct rr_report *r, const struct rr_stats *s, struct 
                      "<th>exact 50% (ms)</th><th>exact 95% (ms)</th><th>exact 99% (ms)</th>"
                      "</tr></thead>\n<tbody>\n");
     for (int i = 0; i < n; i++) {
-        const struct rr_stats_e *e = rr_stats_e_get(s, idx[i]);
-        rr_buf_adds(out, idx[i] == RR_STATS_TOTAL ? "<tr class=\"total\"><td>" : "<tr><td>");
-        esc(out, e->method);
-        rr_buf_adds(out, "</td><td>");
-        esc(out, e->name);
+        (void)row_head(out, s, idx[i]);
         rr_buf_adds(out, "</td>");
         for (size_t k = 0; k < sizeof(pc) / sizeof(pc[0]); k++)
             rr_buf_printf(out, "<td class=\"num\">%llu</td>",
