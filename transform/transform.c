@@ -1847,6 +1847,32 @@ static bool value_var(struct build *b, uint32_t pos, const char *key, const char
 }
 
 /* Target: templated path segments, query values; other long produced values inside. */
+/* a=1&b=2 (a query or a form body) into out, each value a pool or extractor variable where
+ * one applies (its field key is "PREFIX:name"), else with produced values substituted. */
+static void build_pairs(struct build *b, uint32_t pos, const char *prefix, const char *p,
+                        size_t len, const char *target, struct rr_buf *out)
+{
+    const char *end = p + len;
+    while (p < end) {
+        const char *amp = memchr(p, '&', (size_t)(end - p));
+        const char *e = amp ? amp : end;
+        const char *eq = memchr(p, '=', (size_t)(e - p));
+        if (eq && eq > p) {
+            char key[300];
+            snprintf(key, sizeof(key), "%s:%.*s", prefix, (int)(eq - p > 200 ? 200 : eq - p), p);
+            rr_buf_add(out, p, (size_t)(eq + 1 - p));
+            discover(b, pos, key, target, eq + 1, (size_t)(e - eq - 1));
+            if (!value_var(b, pos, key, eq + 1, (size_t)(e - eq - 1), target, out))
+                subst_produced(b, eq + 1, (size_t)(e - eq - 1), pos, out);
+        } else {
+            subst_produced(b, p, (size_t)(e - p), pos, out);
+        }
+        if (amp)
+            rr_buf_addc(out, '&');
+        p = amp ? amp + 1 : end;
+    }
+}
+
 static char *build_target(struct build *b, uint32_t pos, const char *target)
 {
     struct rr_buf out, seg;
@@ -1877,25 +1903,7 @@ static char *build_target(struct build *b, uint32_t pos, const char *target)
     }
     if (query) {
         rr_buf_addc(&out, '?');
-        const char *s = query, *end = query + qlen;
-        while (s < end) {
-            const char *amp = memchr(s, '&', (size_t)(end - s));
-            const char *e = amp ? amp : end;
-            const char *eq = memchr(s, '=', (size_t)(e - s));
-            if (eq && eq > s) {
-                char key[300];
-                snprintf(key, sizeof(key), "query:%.*s", (int)(eq - s > 200 ? 200 : eq - s), s);
-                rr_buf_add(&out, s, (size_t)(eq + 1 - s));
-                discover(b, pos, key, target, eq + 1, (size_t)(e - eq - 1));
-                if (!value_var(b, pos, key, eq + 1, (size_t)(e - eq - 1), target, &out))
-                    subst_produced(b, eq + 1, (size_t)(e - eq - 1), pos, &out);
-            } else {
-                subst_produced(b, s, (size_t)(e - s), pos, &out);
-            }
-            if (amp)
-                rr_buf_addc(&out, '&');
-            s = amp ? amp + 1 : end;
-        }
+        build_pairs(b, pos, "query", query, qlen, target, &out);
     }
     rr_buf_fini(&seg);
     (void)rr_buf_cstr(&out);
@@ -2032,25 +2040,8 @@ static void build_body(struct build *b, uint32_t pos, const struct cap *c, struc
         }
         strset_fini(&js.repl);
     } else if (is_form_type(ct)) {
-        const char *q = (const char *)c->req_body.p, *end = q + c->req_body.len;
-        while (q < end) {
-            const char *amp = memchr(q, '&', (size_t)(end - q));
-            const char *e = amp ? amp : end;
-            const char *eq = memchr(q, '=', (size_t)(e - q));
-            if (eq && eq > q) {
-                char key[300];
-                snprintf(key, sizeof(key), "form:%.*s", (int)(eq - q > 200 ? 200 : eq - q), q);
-                rr_buf_add(&out, q, (size_t)(eq + 1 - q));
-                discover(b, pos, key, c->target, eq + 1, (size_t)(e - eq - 1));
-                if (!value_var(b, pos, key, eq + 1, (size_t)(e - eq - 1), c->target, &out))
-                    subst_produced(b, eq + 1, (size_t)(e - eq - 1), pos, &out);
-            } else {
-                subst_produced(b, q, (size_t)(e - q), pos, &out);
-            }
-            if (amp)
-                rr_buf_addc(&out, '&');
-            q = amp ? amp + 1 : end;
-        }
+        build_pairs(b, pos, "form", (const char *)c->req_body.p, c->req_body.len, c->target,
+                    &out);
     } else {
         subst_produced(b, (const char *)c->req_body.p, c->req_body.len, pos, &out);
     }
